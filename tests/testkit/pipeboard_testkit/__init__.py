@@ -1,0 +1,1 @@
+"""Pipeboard's shared test support: real Postgres databases and Redis connections for every test suite."""

@@ -1,0 +1,68 @@
+"""pytest plugin: every test session gets its own fresh Postgres database and a checked Redis connection."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pipeboard_testkit.databases import DatabaseServer
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def database_server() -> Iterator[DatabaseServer]:
+    """The Postgres server the tests use; every database created on it is dropped at the end."""
+    server = DatabaseServer.from_environment()
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(database_server: DatabaseServer) -> str:
+    """URL of a fresh database, created for this test session."""
+    return database_server.create_database()
+
+
+@pytest.fixture
+def make_database(database_server: DatabaseServer) -> Callable[[], str]:
+    """Factory for more fresh databases, for tests that need an empty one of their own."""
+    return database_server.create_database
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a reachable Redis; fails (never skips) with a clear message when none answers."""
+    import redis
+
+    url = os.environ.get("PIPEBOARD_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis is not reachable at {url} ({exc}). Start it with "
+            "`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no` "
+            "or set PIPEBOARD_TEST_REDIS_URL."
+        )
+    return url
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Any]]:
+    """Factory for Pipedrive emulators on loopback; each one is stopped after the test."""
+    from pipedrive_emulator import Emulator
+
+    started: list[Any] = []
+
+    def factory(**settings: Any) -> Any:
+        emulator = Emulator(**settings)
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield factory
+    for emulator in started:
+        emulator.stop()
