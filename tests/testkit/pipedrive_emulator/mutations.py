@@ -1,0 +1,245 @@
+"""Changes between runs: advance the clock and update, delete or re-shape records and fields of a Dataset."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .data import Dataset
+from .generators.context import GenContext, format_v1, format_v2
+from .generators.custom_fields import USER_CREATABLE_TYPES, custom_value
+from .generators.field_metadata import field_item, make_option
+from .generators.v1_fields import lead_field_for
+
+ADVANCE_SECONDS = 60
+"""How far each ``mutate`` call moves the clock before changing anything."""
+
+UPDATE_WEIGHTS = (("deals", 50), ("activities", 20), ("persons", 15), ("organizations", 10), ("products", 5))
+"""Which entities ``updates`` touch, and how often relative to each other."""
+
+_FIELD_ENTITY_RECORDS = {
+    "deal": "deals",
+    "person": "persons",
+    "organization": "organizations",
+    "product": "products",
+    "activity": "activities",
+}
+
+_RECORDS_FIELD_ENTITY = {records: entity for entity, records in _FIELD_ENTITY_RECORDS.items()}
+
+
+def _editable(record: dict) -> bool:
+    """Whether a record can still be edited (not deleted; archived deals are read-only)."""
+    return not record.get("is_deleted") and not record.get("is_archived")
+
+
+def _candidates(ds: Dataset, entity: str, exclude: set) -> list:
+    return [rid for rid, rec in ds.records[entity].items() if rid not in exclude and _editable(rec)]
+
+
+def _context(ds: Dataset, rng: random.Random, now: int) -> GenContext:
+    """A generation context over the existing dataset (for new custom-field values and options)."""
+    ctx = GenContext(rng=rng, now=now, deals=len(ds.records["deals"]))
+    ctx.ids["users"] = [uid for uid, u in ds.records["users"].items() if u["active_flag"]]
+    ctx.ids["organizations"] = list(ds.records["organizations"])
+    ctx.ids["persons"] = list(ds.records["persons"])
+    max_option = max(
+        (
+            o["id"]
+            for items in ds.fields.values()
+            for f in items
+            for o in (f.get("options") or [])
+            if isinstance(o["id"], int)
+        ),
+        default=100,
+    )
+    ctx.option_seq = max_option
+    ctx.field_seq = max((f["id"] for key in ("lead", "note") for f in ds.fields[key]), default=0)
+    return ctx
+
+
+def _change_custom_field(ctx: GenContext, record: dict, custom: list[dict]) -> None:
+    """Give one custom field of ``record`` a new (different) value."""
+    field = ctx.rng.choice(custom)
+    old = record["custom_fields"].get(field["field_code"])
+    for _ in range(20):
+        new = custom_value(ctx, field, p_null=0.0)
+        if new != old:
+            record["custom_fields"][field["field_code"]] = new
+            return
+    record["custom_fields"][field["field_code"]] = None if old is not None else custom_value(ctx, field, 0.0)
+
+
+def _change(ctx: GenContext, ds: Dataset, entity: str, record: dict) -> None:
+    """Change one visible value of ``record`` (a built-in field or a custom field)."""
+    rng = ctx.rng
+    custom = [f for f in ds.fields[_RECORDS_FIELD_ENTITY[entity]] if f["is_custom_field"]]
+    if custom and rng.random() < 0.4:
+        _change_custom_field(ctx, record, custom)
+        return
+    if entity == "deals":
+        record["value"] = round(float(record["value"]) + rng.randint(1, 5_000) + 0.5, 2)
+    elif entity == "activities":
+        record["done"] = not record["done"]
+        record["marked_as_done_time"] = format_v2(ctx.now) if record["done"] else None
+    elif entity == "products":
+        record["name"] = f"{record['name']} (rev {rng.randint(2, 99)})"
+    else:
+        record["name"] = f"{record['name']} *"
+
+
+def _pick_updates(rng: random.Random, ds: Dataset, count: int, exclude: dict[str, set]) -> dict[str, list]:
+    pools = {entity: _candidates(ds, entity, exclude.get(entity, set())) for entity, _ in UPDATE_WEIGHTS}
+    chosen: dict[str, list] = {entity: [] for entity, _ in UPDATE_WEIGHTS}
+    for _ in range(count):
+        live = [(entity, weight) for entity, weight in UPDATE_WEIGHTS if pools[entity]]
+        if not live:
+            break
+        entity = rng.choices([e for e, _ in live], weights=[w for _, w in live])[0]
+        pool = pools[entity]
+        idx = rng.randrange(len(pool))
+        pool[idx], pool[-1] = pool[-1], pool[idx]
+        chosen[entity].append(pool.pop())
+    return {entity: sorted(ids) for entity, ids in chosen.items() if ids}
+
+
+def _check_entity(kind: str, entity: str | None) -> None:
+    if entity is not None and entity not in _FIELD_ENTITY_RECORDS:
+        raise ValueError(f"{kind} must be one of {sorted(_FIELD_ENTITY_RECORDS)}, got {entity!r}")
+
+
+def _add_field(ctx: GenContext, ds: Dataset, entity: str, now: int) -> dict[str, Any]:
+    rng = ctx.rng
+    existing = [f for f in ds.fields[entity] if f["is_custom_field"]]
+    ftype = USER_CREATABLE_TYPES[len(existing) % len(USER_CREATABLE_TYPES)]
+    name = f"Added field {len(existing) + 1} ({ftype})"
+    options = None
+    if ftype in ("enum", "set"):
+        options = [make_option(ctx, label, now) for label in ("One", "Two", "Three")]
+    item = field_item(entity, ctx.hash40(), name, ftype, custom=True, options=options)
+    ds.fields[entity].append(item)
+    if entity == "deal":
+        ds.fields["lead"].append(lead_field_for(ctx, len(ds.fields["lead"]) + 1, item))
+    records_key = _FIELD_ENTITY_RECORDS[entity]
+    stamp = format_v2(now)
+    touched = []
+    for rid, record in ds.records[records_key].items():
+        value = None
+        if _editable(record) and rng.random() < 0.1:
+            value = custom_value(ctx, item, p_null=0.0)
+            record["update_time"] = stamp
+            touched.append(rid)
+        record["custom_fields"][item["field_code"]] = value
+    return {
+        "entity": entity,
+        "field_code": item["field_code"],
+        "field_name": name,
+        "field_type": ftype,
+        "record_ids": touched,
+    }
+
+
+def _rename_field(ctx: GenContext, ds: Dataset, entity: str) -> dict[str, Any]:
+    custom = [f for f in ds.fields[entity] if f["is_custom_field"]]
+    if not custom:
+        raise ValueError(f"{entity} has no custom field to rename")
+    item = ctx.rng.choice(custom)
+    old = item["field_name"]
+    item["field_name"] = f"{old} (renamed {ctx.rng.randint(2, 999)})"
+    if entity == "deal":
+        for twin in ds.fields["lead"]:
+            if twin["key"] == item["field_code"]:
+                twin["name"] = item["field_name"]
+                twin["update_time"] = format_v1(ctx.now)
+    return {
+        "entity": entity,
+        "field_code": item["field_code"],
+        "old_name": old,
+        "new_name": item["field_name"],
+    }
+
+
+def _add_option(ctx: GenContext, ds: Dataset, entity: str, now: int) -> dict[str, Any]:
+    choosable = [f for f in ds.fields[entity] if f["is_custom_field"] and f["field_type"] in ("enum", "set")]
+    if not choosable:
+        raise ValueError(f"{entity} has no custom enum/set field to extend")
+    item = ctx.rng.choice(choosable)
+    option = make_option(ctx, f"Option {len(item['options']) + 1}", now)
+    item["options"].append(option)
+    if entity == "deal":
+        for twin in ds.fields["lead"]:
+            if twin["key"] == item["field_code"]:
+                twin["options"] = [*(twin["options"] or []), {"id": option["id"], "label": option["label"]}]
+                twin["update_time"] = format_v1(now)
+    return {"entity": entity, "field_code": item["field_code"], "option": dict(option)}
+
+
+def mutate(
+    ds: Dataset,
+    *,
+    updates: int = 0,
+    deletes: int = 0,
+    add_field: str | None = None,
+    rename_field: str | None = None,
+    add_option: str | None = None,
+) -> dict:
+    """Apply one batch of changes "between runs", deterministically for a given dataset state.
+
+    The clock advances by ``ADVANCE_SECONDS`` first; every touched record gets that instant as update_time.
+
+    Args:
+        ds: The dataset to change in place.
+        updates: Number of distinct editable records (deals, activities, persons, organizations, products;
+            weighted to deals) that get one changed value.
+        deletes: Number of editable deals marked deleted (status ``deleted``, ``is_deleted``), disjoint from
+            the updated ones.
+        add_field: Field entity (``deal``, ``person``, ...) that gets a new custom field; ~10 % of its
+            editable records get a value (and a fresh update_time), the rest null.
+        rename_field: Field entity one of whose custom fields gets a new ``field_name`` (same hash).
+        add_option: Field entity one of whose custom enum/set fields gets a new option.
+
+    Returns:
+        ``{"updated": {entity: [ids]}, "deleted": {"deals": [ids]}, "now": <v2 timestamp>}`` plus
+        ``field_added`` (entity, field_code, field_name, field_type, record_ids), ``field_renamed``
+        (entity, field_code, old_name, new_name) and ``option_added`` (entity, field_code, option) if asked.
+    """
+    if updates < 0 or deletes < 0:
+        raise ValueError(f"updates and deletes must be >= 0, got {updates} and {deletes}")
+    for kind, entity in (
+        ("add_field", add_field),
+        ("rename_field", rename_field),
+        ("add_option", add_option),
+    ):
+        _check_entity(kind, entity)
+    now = int(ds.clock.advance(ADVANCE_SECONDS).timestamp())
+    rng = random.Random(f"{ds.seed}:{now}")
+    ctx = _context(ds, rng, now)
+    stamp = format_v2(now)
+    result: dict[str, Any] = {"updated": {}, "deleted": {}, "now": stamp}
+
+    if deletes:
+        pool = _candidates(ds, "deals", set())
+        doomed = sorted(rng.sample(pool, min(deletes, len(pool))))
+        for did in doomed:
+            deal = ds.records["deals"][did]
+            deal.update({"status": "deleted", "is_deleted": True, "update_time": stamp})
+        result["deleted"]["deals"] = doomed
+
+    if updates:
+        exclude = {"deals": set(result["deleted"].get("deals", []))}
+        chosen = _pick_updates(rng, ds, updates, exclude)
+        for entity, ids in chosen.items():
+            for rid in ids:
+                record = ds.records[entity][rid]
+                _change(ctx, ds, entity, record)
+                record["update_time"] = stamp
+        result["updated"] = chosen
+
+    # Rename and extend fields that existed before this call; the new field comes last.
+    if rename_field is not None:
+        result["field_renamed"] = _rename_field(ctx, ds, rename_field)
+    if add_option is not None:
+        result["option_added"] = _add_option(ctx, ds, add_option, now)
+    if add_field is not None:
+        result["field_added"] = _add_field(ctx, ds, add_field, now)
+    return result
