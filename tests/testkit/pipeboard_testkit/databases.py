@@ -44,11 +44,11 @@ class DatabaseServer:
 
     @classmethod
     def from_environment(cls) -> DatabaseServer:
-        """Use ``PIPEBOARD_TEST_DATABASE_URL`` (default: the local server), or an embedded server if none answers."""
+        """Use ``PIPEBOARD_TEST_DATABASE_URL`` (default: the local server), else an embedded server."""
         url = os.environ.get("PIPEBOARD_TEST_DATABASE_URL", DEFAULT_SERVER_URL)
         if server_answers(url):
             return cls(admin_url=url)
-        LOGGER.warning("No PostgreSQL answers at the configured URL; starting an embedded server for the tests")
+        LOGGER.warning("No PostgreSQL answers at %s; starting an embedded server for the tests", url)
         return cls.embedded(Path(tempfile.mkdtemp(prefix="pipeboard-test-pg-")))
 
     @classmethod
