@@ -48,7 +48,7 @@ class DatabaseServer:
         url = os.environ.get("PIPEBOARD_TEST_DATABASE_URL", DEFAULT_SERVER_URL)
         if server_answers(url):
             return cls(admin_url=url)
-        LOGGER.warning("No PostgreSQL answers at %s; starting an embedded server for the tests", url)
+        LOGGER.warning("No PostgreSQL answers at the configured URL; starting an embedded one for the tests")
         return cls.embedded(Path(tempfile.mkdtemp(prefix="pipeboard-test-pg-")))
 
     @classmethod
