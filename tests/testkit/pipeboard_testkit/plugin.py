@@ -19,6 +19,7 @@ def database_server() -> Iterator[DatabaseServer]:
     server = DatabaseServer.from_environment()
     yield server
     server.drop_all()
+    server.stop()
 
 
 @pytest.fixture(scope="session")
