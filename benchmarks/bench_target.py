@@ -1,0 +1,199 @@
+"""Benchmark of target-pipeboard-postgres: wall time and peak RSS against raw COPY and MeltanoLabs' target.
+
+Run: ``.venv/bin/python benchmarks/bench_target.py [--records 100000] [--large 500000] [--skip-meltanolabs]``
+(not part of ``make test``). MeltanoLabs' target-postgres is run from ``.venv-bench-meltanolabs`` with default
+settings when that venv exists (``python3 -m venv .venv-bench-meltanolabs &&
+.venv-bench-meltanolabs/bin/pip install meltanolabs-target-postgres==0.8.1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+from psycopg2 import sql
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from target_deals import PROPERTIES, STREAM, write_csv, write_singer
+from target_pipeboard_postgres.connector import pg_type_for
+
+ROOT = Path(__file__).resolve().parent.parent
+OUR_TARGET = Path(sys.executable).parent / "target-pipeboard-postgres"
+MELTANOLABS_TARGET = ROOT / ".venv-bench-meltanolabs" / "bin" / "target-postgres"
+ADMIN_URL = os.environ.get("PIPEBOARD_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Result:
+    """One measured run."""
+
+    name: str
+    records: int
+    seconds: float
+    peak_rss_mb: float
+    rows: int
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[float, float]:
+    """Run a command; return wall seconds and the child's peak RSS in MB (from wait4)."""
+    stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if stdin_path:
+        stdin.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({process.returncode}): {errors.decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def count_rows(url: str, schema: str, table: str) -> int:
+    """Rows in a table."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table)))
+        count = cur.fetchone()[0]
+    conn.close()
+    return int(count)
+
+
+def raw_copy(url: str, csv_path: Path, columns: list[str], records: int) -> Result:
+    """The floor: ``psql \\copy`` of the same rows into a table of the same types."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA raw")
+        cur.execute(
+            sql.SQL("CREATE TABLE raw.deals ({}, PRIMARY KEY (id))").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type_for(PROPERTIES[c])))
+                    for c in columns
+                )
+            )
+        )
+    conn.close()
+    command = [
+        "psql",
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        f"\\copy raw.deals FROM '{csv_path}' WITH (FORMAT csv)",
+    ]
+    seconds, rss = run_measured(command)
+    return Result("raw COPY (psql \\copy, CSV)", records, seconds, rss, count_rows(url, "raw", "deals"))
+
+
+def ours(url: str, singer_path: Path, records: int, schema: str, label: str, workdir: Path) -> Result:
+    """target-pipeboard-postgres with default settings (validation on)."""
+    config = workdir / f"ours-{schema}.json"
+    config.write_text(json.dumps({"database_url": url, "default_target_schema": schema}), encoding="utf-8")
+    seconds, rss = run_measured([str(OUR_TARGET), "--config", str(config)], singer_path)
+    return Result(label, records, seconds, rss, count_rows(url, schema, STREAM))
+
+
+def meltanolabs(url: str, singer_path: Path, records: int, label: str, workdir: Path) -> Result:
+    """MeltanoLabs' target-postgres, default settings."""
+    parts = urlsplit(url)
+    config = workdir / "meltanolabs.json"
+    config.write_text(
+        json.dumps(
+            {
+                "host": parts.hostname,
+                "port": parts.port or 5432,
+                "user": parts.username or "postgres",
+                "password": parts.password or "",
+                "database": parts.path.lstrip("/"),
+                "default_target_schema": "meltanolabs",
+            }
+        ),
+        encoding="utf-8",
+    )
+    seconds, rss = run_measured([str(MELTANOLABS_TARGET), "--config", str(config)], singer_path)
+    return Result(label, records, seconds, rss, count_rows(url, "meltanolabs", STREAM))
+
+
+def main() -> None:
+    """Generate the inputs, run every loader, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument(
+        "--large", type=int, default=0, help="also load this many records with ours (e.g. 500000)"
+    )
+    parser.add_argument("--skip-meltanolabs", action="store_true")
+    args = parser.parse_args()
+
+    database = f"bench_target_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(ADMIN_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    url = with_database(ADMIN_URL, database)
+    results: list[Result] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
+            workdir = Path(tmp)
+            singer_path = workdir / "deals.singer"
+            csv_path = workdir / "deals.csv"
+            write_singer(singer_path, args.records)
+            columns = write_csv(csv_path, args.records)
+            print(
+                f"input: {args.records} deals, {len(PROPERTIES)} properties, "
+                f"{singer_path.stat().st_size / 1e6:.0f} MB Singer",
+                flush=True,
+            )
+            results.append(raw_copy(url, csv_path, columns, args.records))
+            results.append(ours(url, singer_path, args.records, "ours", "pipeboard: first load", workdir))
+            results.append(
+                ours(url, singer_path, args.records, "ours", "pipeboard: full upsert reload", workdir)
+            )
+            if not args.skip_meltanolabs and MELTANOLABS_TARGET.exists():
+                results.append(
+                    meltanolabs(url, singer_path, args.records, "MeltanoLabs: first load", workdir)
+                )
+                results.append(
+                    meltanolabs(url, singer_path, args.records, "MeltanoLabs: full reload", workdir)
+                )
+            elif not args.skip_meltanolabs:
+                print(f"(MeltanoLabs skipped: {MELTANOLABS_TARGET} not found)")
+            if args.large:
+                large_path = workdir / "deals-large.singer"
+                write_singer(large_path, args.large)
+                results.append(
+                    ours(url, large_path, args.large, "ours_large", "pipeboard: first load", workdir)
+                )
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        admin.close()
+
+    floor = results[0].seconds
+    print("\n| loader | records | wall s | x raw COPY | peak RSS MB | rows |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for result in results:
+        print(
+            f"| {result.name} | {result.records} | {result.seconds:.1f} | {result.seconds / floor:.1f} "
+            f"| {result.peak_rss_mb:.0f} | {result.rows} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

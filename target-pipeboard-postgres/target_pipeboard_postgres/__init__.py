@@ -1,0 +1,1 @@
+"""target-pipeboard-postgres: a Singer target loading PostgreSQL through staging COPY upserts."""

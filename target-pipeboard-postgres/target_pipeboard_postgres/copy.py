@@ -1,0 +1,348 @@
+"""Pure record → row conversion: Python values to Postgres text values and COPY text-format lines."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import simplejson
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+Encoder = Callable[[Any], "str | None"]
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+class UnfitValueError(ValueError):
+    """A value that does not fit its column type."""
+
+
+def strip_nul(value: Any) -> Any:
+    """Remove ``\\u0000`` from every string (keys included) at any depth of a JSON-like value.
+
+    Args:
+        value: A JSON-like value (dict, list, str, number, bool, None).
+
+    Returns:
+        The same value without NUL characters; unchanged objects are returned as they are.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_nul(item) for item in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any) -> str:
+    """JSON text for a ``jsonb`` column: NUL-free, decimals exact, non-ASCII kept as is.
+
+    Args:
+        value: Any JSON-like value.
+
+    Returns:
+        Compact JSON text.
+    """
+    text = _dumps(value)
+    # JSON escapes NUL as \u0000, which jsonb rejects; strip only when one is there (the rare case).
+    return _dumps(strip_nul(value)) if "\\u0000" in text else text
+
+
+def _dumps(value: Any) -> str:
+    return simplejson.dumps(
+        value,
+        use_decimal=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=_json_default,
+        ignore_nan=False,
+    )
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict | list):
+        return to_json(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return _decimal_text(value)
+    return str(value)
+
+
+def _decimal_text(value: decimal.Decimal) -> str:
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "Infinity" if value > 0 else "-Infinity"
+    return format(value, "f")
+
+
+def _bigint(value: Any) -> str:
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal | float | str):
+        raise UnfitValueError(f"{value!r} is not an integer")
+    if isinstance(value, int):
+        return str(value)
+    try:
+        number = decimal.Decimal(value)
+    except decimal.InvalidOperation as exc:
+        raise UnfitValueError(f"{value!r} is not an integer") from exc
+    if not number.is_finite() or number != number.to_integral_value():
+        raise UnfitValueError(f"{value!r} is not an integer")
+    return str(int(number))
+
+
+def _numeric(value: Any) -> str:
+    if isinstance(value, bool):
+        raise UnfitValueError(f"{value!r} is not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return _decimal_text(value)
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, str):
+        try:
+            return _decimal_text(decimal.Decimal(value))
+        except decimal.InvalidOperation as exc:
+            raise UnfitValueError(f"{value!r} is not a number") from exc
+    raise UnfitValueError(f"{value!r} is not a number")
+
+
+def _boolean(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower()
+    raise UnfitValueError(f"{value!r} is not a boolean")
+
+
+def _timestamptz(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        parsed = value
+    elif isinstance(value, datetime.date):
+        parsed = datetime.datetime.combine(value, datetime.time())
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise UnfitValueError(f"{value!r} is not an RFC 3339 date-time") from exc
+    else:
+        raise UnfitValueError(f"{value!r} is not a date-time")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.isoformat()
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value[:10] if len(value) > 10 else value).isoformat()
+        except ValueError as exc:
+            raise UnfitValueError(f"{value!r} is not a date") from exc
+    raise UnfitValueError(f"{value!r} is not a date")
+
+
+def _time(value: Any) -> str:
+    if isinstance(value, datetime.time):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.time.fromisoformat(value).isoformat()
+        except ValueError as exc:
+            raise UnfitValueError(f"{value!r} is not a time") from exc
+    raise UnfitValueError(f"{value!r} is not a time")
+
+
+ENCODERS: dict[str, Encoder] = {
+    "bigint": _bigint,
+    "numeric": _numeric,
+    "boolean": _boolean,
+    "text": _text,
+    "timestamptz": _timestamptz,
+    "date": _date,
+    "time": _time,
+    "jsonb": to_json,
+}
+
+
+def encoder_for(pg_type: str) -> Encoder:
+    """The function turning a Python value into the Postgres text input for ``pg_type``.
+
+    Args:
+        pg_type: One of the column types (bigint, numeric, boolean, text, timestamptz, date, time, jsonb).
+
+    Returns:
+        A function value → text; it raises ``ValueError`` when the value does not fit.
+    """
+    return ENCODERS[pg_type]
+
+
+def encode_value(value: Any, pg_type: str) -> str | None:
+    """Postgres text input for one value (``None`` stays ``None``, i.e. SQL NULL).
+
+    Args:
+        value: The record's value.
+        pg_type: The column type.
+
+    Returns:
+        The text form Postgres parses into ``pg_type``, or None.
+
+    Raises:
+        ValueError: The value does not fit the type.
+    """
+    if value is None:
+        return None
+    return ENCODERS[pg_type](value)
+
+
+def encode_record(record: dict[str, Any], properties: Sequence[str], types: Sequence[str]) -> tuple:
+    """Encode the record's values for the given properties, in order.
+
+    Args:
+        record: The Singer record.
+        properties: Property names, in column order.
+        types: The column type of each property.
+
+    Returns:
+        A tuple of text values / None, one per property.
+
+    Raises:
+        FieldError: A value does not fit its column; names the property.
+    """
+    get = record.get
+    encoders = [ENCODERS[pg_type] for pg_type in types]
+    try:
+        return tuple(
+            None if (value := get(prop)) is None else encode(value)
+            for prop, encode in zip(properties, encoders, strict=True)
+        )
+    except ValueError:
+        for prop, encode in zip(properties, encoders, strict=True):
+            value = get(prop)
+            try:
+                _ = None if value is None else encode(value)
+            except ValueError as exc:
+                raise FieldError(prop, str(exc)) from exc
+        raise
+
+
+# Inline fast paths of the generated encoder: the common Python type of each column type, no call needed.
+_INLINE = {
+    "text": "v if type(v) is str and '\\x00' not in v else {e}(v)",
+    "bigint": "str(v) if type(v) is int else {e}(v)",
+    "numeric": "str(v) if type(v) is int else {e}(v)",
+    "boolean": "('true' if v else 'false') if type(v) is bool else {e}(v)",
+}
+
+
+def compile_encoder(properties: Sequence[str], types: Sequence[str]) -> Callable[[dict[str, Any]], tuple]:
+    """A generated function doing what :func:`encode_record` does for fixed columns, without a call per value.
+
+    Property names enter the source only as ``repr()`` literals; encoders are bound by index.
+
+    Args:
+        properties: Property names, in column order.
+        types: The column type of each property.
+
+    Returns:
+        record → tuple of text values / None; raises :class:`FieldError` naming the field on a bad value.
+    """
+    namespace: dict[str, Any] = {
+        "encode_record": encode_record,
+        "PROPERTIES": tuple(properties),
+        "TYPES": tuple(types),
+    }
+    body = []
+    for index, (prop, pg_type) in enumerate(zip(properties, types, strict=True)):
+        name = f"e{index}"
+        namespace[name] = ENCODERS[pg_type]
+        inline = _INLINE.get(pg_type, "{e}(v)").format(e=name)
+        body.append(f"        v = g({prop!r})\n        out.append(None if v is None else ({inline}))")
+    source = "\n".join(
+        [
+            "def encode(record):",
+            "    g = record.get",
+            "    out = []",
+            "    try:",
+            *body,
+            "    except ValueError:",
+            "        return encode_record(record, PROPERTIES, TYPES)",
+            "    return tuple(out)",
+        ]
+    )
+    exec(compile(source, "<pipeboard-encoder>", "exec"), namespace)  # noqa: S102 - names are repr() literals
+    return namespace["encode"]
+
+
+class FieldError(ValueError):
+    """A record's field whose value does not fit the column."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        """Keep the field name and the reason.
+
+        Args:
+            field: The property name.
+            reason: Why the value does not fit.
+        """
+        super().__init__(f"field {field!r}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def copy_line(values: Iterable[str | None]) -> str:
+    """One COPY text-format line (tab separated, ``\\N`` for NULL, backslash escapes, newline-terminated).
+
+    Args:
+        values: Text values or None.
+
+    Returns:
+        The line, ending in ``\\n``.
+    """
+    row = tuple(values)
+    nulls = row.count(None)
+    line = "\t".join("\\N" if value is None else value for value in row)
+    # Fast path: nothing to escape when the only backslashes are the NULL markers and tabs only separate.
+    if (
+        line.count("\\") != nulls
+        or line.count("\t") != len(row) - 1
+        or "\n" in line
+        or "\r" in line
+        or "\x00" in line
+    ):
+        line = "\t".join("\\N" if value is None else value.translate(_COPY_ESCAPES) for value in row)
+    return line + "\n"
+
+
+def exceeds_int64(value: Any) -> bool:
+    """True when an integer value cannot be stored in ``bigint``.
+
+    Args:
+        value: A record value.
+
+    Returns:
+        Whether it is an int outside the int64 range.
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX

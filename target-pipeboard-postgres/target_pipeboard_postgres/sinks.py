@@ -1,0 +1,403 @@
+"""The per-stream sink: records → encoded rows → one transaction per batch (DDL, staging COPY, merge, log)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from psycopg2.extras import execute_values
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import Sink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from typing_extensions import override
+
+from target_pipeboard_postgres import sql as q
+from target_pipeboard_postgres.connector import Connector, SchemaEvolutionError, pg_type_for, widen
+from target_pipeboard_postgres.copy import FieldError, compile_encoder, copy_line, exceeds_int64, to_json
+from target_pipeboard_postgres.validation import FastValidator
+
+if TYPE_CHECKING:
+    from target_pipeboard_postgres.target import TargetPipeboardPostgres
+
+UPSERT = "upsert"
+APPEND_ONLY = "append-only"
+OVERWRITE = "overwrite"
+DEFAULT_STAGING_THRESHOLD = 1000
+COPY_CHUNK_BYTES = 1 << 20
+
+
+def field_of(error: BaseException | None) -> str:
+    """The record field a jsonschema validation error is about (``(record)`` when it is the whole record).
+
+    Args:
+        error: The ``jsonschema.ValidationError`` behind the SDK's ``InvalidRecord``, if any.
+
+    Returns:
+        A dotted path such as ``d.agent:type``, or the missing property of a ``required`` error.
+    """
+    path = [str(part) for part in getattr(error, "absolute_path", ()) or ()]
+    if getattr(error, "validator", None) == "required":
+        match = re.match(r"'(.+)' is a required property", str(getattr(error, "message", "")))
+        if match:
+            path.append(match.group(1))
+    return ".".join(path) or "(record)"
+
+
+class CopyStream:
+    """A read-only file over the batch's COPY lines, encoded chunk by chunk (never all at once)."""
+
+    def __init__(self, rows: list[tuple]) -> None:
+        """Wrap the encoded rows.
+
+        Args:
+            rows: Encoded rows (tuples of text / None).
+        """
+        self._rows = iter(rows)
+        self._pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to about ``size`` bytes of COPY text (whole lines; empty at the end).
+
+        Args:
+            size: Wanted bytes (psycopg2 passes the ``size`` given to ``copy_expert``).
+
+        Returns:
+            UTF-8 bytes.
+        """
+        wanted = size if size and size > 0 else COPY_CHUNK_BYTES
+        parts = [self._pending] if self._pending else []
+        total = len(self._pending)
+        self._pending = b""
+        for row in self._rows:
+            data = copy_line(row).encode("utf-8")
+            parts.append(data)
+            total += len(data)
+            if total >= wanted:
+                break
+        return b"".join(parts)
+
+    def readline(self, size: int = -1) -> bytes:
+        """psycopg2 only calls ``read``; this keeps the file protocol honest."""
+        return self.read(size)
+
+
+class RecordRejectedError(Exception):
+    """A record that does not fit its schema while ``on_invalid_record`` is ``fail``."""
+
+
+class PostgresSink(Sink):
+    """Loads one stream into one table, batch by batch."""
+
+    MAX_SIZE_DEFAULT = 10_000
+
+    @override
+    def __init__(
+        self,
+        target: TargetPipeboardPostgres,
+        stream_name: str,
+        schema: dict,
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        self._target = target
+        super().__init__(target, stream_name, schema, key_properties)
+        self.load_method: str = self.config.get("load_method") or UPSERT
+        self.staging_threshold: int = int(self.config.get("staging_threshold") or DEFAULT_STAGING_THRESHOLD)
+        self.quarantine = self.config.get("on_invalid_record", "fail") == "quarantine"
+        self._pending_reject: tuple[str, str] | None = None
+        self._keyed_rows: dict[tuple, tuple] = {}
+        self._rows: list[tuple] = []
+        self._rejects: list[tuple] = []
+        self._needs_numeric: set[int] = set()
+
+    # --- set-up: names and column types, known before the first record ---
+
+    @override
+    def setup(self) -> None:
+        loader = self._target.loader
+        connector = loader.connector
+        properties = list(self.schema.get("properties", {}))
+        missing = [prop for prop in self.key_properties if prop not in properties]
+        if missing:
+            raise SchemaEvolutionError(
+                f"Stream {self.stream_name!r}: key properties {missing} are not in the schema's properties"
+            )
+        try:
+            connector.ensure_bookkeeping()
+            self.table = connector.resolve_names("table", [self.stream_name])[self.stream_name]
+            names = connector.resolve_names(f"column:{self.table}", properties)
+            self.properties = properties
+            self.columns = [names[prop] for prop in properties]
+            self.key_columns = [names[prop] for prop in self.key_properties]
+            wanted = [pg_type_for(self.schema["properties"][prop]) for prop in properties]
+            with loader.conn.cursor() as cur:
+                cur.execute(*q.advisory_lock(connector.schema, self.table))
+            state = connector.table_state(self.table)
+            if not state.exists:
+                key = self.key_columns if self.load_method != APPEND_ONLY else []
+                connector.ensure_table(
+                    self.table, dict(zip(self.columns, wanted, strict=True)), key, key_change_allowed=False
+                )
+                loader.metrics.schema_changes.labels(table=self.table, kind="create").inc()
+            loader.conn.commit()
+        except Exception:
+            loader.conn.rollback()
+            raise
+        self.types = [
+            pg_type if column not in state.columns else widen(state.columns[column], pg_type)
+            for column, pg_type in zip(self.columns, wanted, strict=True)
+        ]
+        types = self.types
+        self._key_index = [properties.index(prop) for prop in self.key_properties]
+        self._bigint_index = [i for i, pg_type in enumerate(types) if pg_type == "bigint"]
+        self._encode = compile_encoder(self.properties, self.types)
+        self._deduplicate = bool(self.key_columns) and self.load_method != APPEND_ONLY
+
+    @override
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        return FastValidator(self.schema) if self.validate_schema else None
+
+    @property
+    @override
+    def include_sdc_metadata_properties(self) -> bool:
+        return bool(self.config.get("add_record_metadata", True))
+
+    # --- record intake: validate, encode, deduplicate ---
+
+    def _record_key(self, record: dict[str, Any]) -> str:
+        return (
+            to_json({prop: record.get(prop) for prop in self.key_properties}) if self.key_properties else "-"
+        )
+
+    def _invalid(self, record: dict[str, Any], field: str, reason: str) -> None:
+        if not self.quarantine:
+            raise RecordRejectedError(
+                f"Stream {self.stream_name!r}: record with key {self._record_key(record)} does not fit its "
+                f"schema at field {field!r}: {reason}"
+            )
+        self._pending_reject = (field, reason)
+
+    @override
+    def _validate_and_parse(self, record: dict) -> dict:
+        self._pending_reject = None
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                self._invalid(record, field_of(exc.__cause__), exc.error_message)
+        return record
+
+    @override
+    def _singer_validate_message(self, record: dict) -> None:
+        if self._pending_reject is not None:
+            return
+        for prop in self.key_properties:
+            if record.get(prop) is None:
+                self._invalid(record, prop, "key property is missing or null")
+                return
+
+    @override
+    def process_record(self, record: dict, context: dict) -> None:
+        if self._pending_reject is None:
+            try:
+                values = self._encode(record)
+            except FieldError as exc:
+                self._invalid(record, exc.field, exc.reason)
+            else:
+                self._keep(values, record)
+                return
+        field, reason = self._pending_reject or ("", "")
+        self._pending_reject = None
+        self._rejects.append(
+            (self.stream_name, self.table, self._record_key(record), field, reason, to_json(record))
+        )
+
+    def _keep(self, values: tuple, record: dict[str, Any]) -> None:
+        for i in self._bigint_index:
+            value = values[i]
+            if value is not None and len(value) > 18 and exceeds_int64(record.get(self.properties[i])):
+                self._needs_numeric.add(i)
+        if self._deduplicate:
+            key = tuple(values[i] for i in self._key_index)
+            if key in self._keyed_rows:
+                del self._keyed_rows[key]
+                self.tally_duplicate_merged()
+            self._keyed_rows[key] = values
+        else:
+            self._rows.append(values)
+
+    # --- the batch: one transaction ---
+
+    @override
+    def process_batch(self, context: dict) -> None:
+        rows = list(self._keyed_rows.values()) if self._deduplicate else self._rows
+        rejects = self._rejects
+        if not rows and not rejects:
+            return
+        loader = self._target.loader
+        started_at = datetime.datetime.now(datetime.UTC)
+        began = time.monotonic()
+        try:
+            changes = self.prepare_table(loader.connector)
+            inserted, updated = self.write_rows(loader.conn, rows)
+            self.apply_deletes(loader.conn)
+            self.write_rejects_and_log(loader.conn, rejects, inserted, updated, started_at)
+            loader.conn.commit()
+        except Exception:
+            loader.conn.rollback()
+            raise
+        self._keyed_rows = {}
+        self._rows = []
+        self._rejects = []
+        metrics = loader.metrics
+        for kind in changes:
+            metrics.schema_changes.labels(table=self.table, kind=kind).inc()
+        metrics.rows_loaded.labels(table=self.table, operation="insert").inc(inserted)
+        metrics.rows_loaded.labels(table=self.table, operation="update").inc(updated)
+        metrics.batch_rows.labels(table=self.table).observe(len(rows))
+        metrics.batch_duration.labels(table=self.table).observe(time.monotonic() - began)
+        if rejects:
+            metrics.rejects.labels(table=self.table).inc(len(rejects))
+        metrics.push_periodically()
+        self.logger.info(
+            "Loaded %d rows into %s.%s (%d inserted, %d updated, %d rejected)",
+            len(rows),
+            loader.connector.schema,
+            self.table,
+            inserted,
+            updated,
+            len(rejects),
+        )
+
+    def prepare_table(self, connector: Connector) -> list[str]:
+        """Lock the table, apply ``overwrite``'s truncate, then create or evolve it (same transaction).
+
+        Args:
+            connector: The DDL helper on the load connection.
+
+        Returns:
+            The kinds of schema changes made.
+
+        Raises:
+            SchemaEvolutionError: The table cannot take this stream's rows.
+        """
+        with connector.conn.cursor() as cur:
+            cur.execute(*q.advisory_lock(connector.schema, self.table))
+            if self.load_method == OVERWRITE and self.stream_name not in self._target.overwritten:
+                if connector.table_state(self.table).exists:
+                    cur.execute(q.truncate(connector.schema, self.table))
+                self._target.overwritten.add(self.stream_name)
+        wanted = {
+            column: ("numeric" if i in self._needs_numeric else pg_type)
+            for i, (column, pg_type) in enumerate(zip(self.columns, self.types, strict=True))
+        }
+        key = self.key_columns if self.load_method != APPEND_ONLY else []
+        result, changes = connector.ensure_table(
+            self.table, wanted, key, key_change_allowed=self.load_method == OVERWRITE
+        )
+        for column, pg_type in zip(self.columns, self.types, strict=True):
+            if (result[column] == "jsonb") != (pg_type == "jsonb"):
+                raise SchemaEvolutionError(
+                    f"Column {self.table}.{column} changed to {result[column]} during the load; "
+                    "rerun the target"
+                )
+        return changes
+
+    def write_rows(self, conn: Any, rows: list[tuple]) -> tuple[int, int]:
+        """Write the batch: multi-row INSERT below ``staging_threshold``, staging COPY + merge above it.
+
+        Args:
+            conn: The load connection (inside the batch transaction).
+            rows: Encoded rows, one per record, already deduplicated by key.
+
+        Returns:
+            Rows inserted and rows updated.
+        """
+        if not rows:
+            return 0, 0
+        key = self.key_columns if self._deduplicate else []
+        schema = self._target.loader.connector.schema
+        with conn.cursor() as cur:
+            if len(rows) < self.staging_threshold:
+                statement = q.insert_values(schema, self.table, self.columns, key)
+                result = execute_values(cur, statement, rows, page_size=len(rows), fetch=True)
+                return int(result[0][0]), int(result[0][1])
+            staging = self.create_staging(cur, schema)
+            self.copy_rows(cur, staging, rows)
+            counts = self.merge_from_staging(cur, schema, staging, key)
+            self.drop_staging(cur, staging)
+            return counts
+
+    def create_staging(self, cur: Any, schema: str) -> str:
+        """A temporary table shaped like the target's batch columns."""
+        staging = f"_pipeboard_stage_{uuid.uuid4().hex[:12]}"
+        cur.execute(q.create_staging(staging, schema, self.table, self.columns))
+        return staging
+
+    def copy_rows(self, cur: Any, staging: str, rows: list[tuple]) -> None:
+        """COPY the batch into staging through one in-memory text buffer."""
+        cur.copy_expert(q.copy_into(staging, self.columns), CopyStream(rows), size=COPY_CHUNK_BYTES)
+
+    def merge_from_staging(self, cur: Any, schema: str, staging: str, key: Sequence[str]) -> tuple[int, int]:
+        """One ``INSERT … SELECT … ON CONFLICT … DO UPDATE`` from staging into the table."""
+        cur.execute(q.merge_from_staging(schema, self.table, staging, self.columns, key))
+        inserted, updated = cur.fetchone()
+        return int(inserted), int(updated)
+
+    def drop_staging(self, cur: Any, staging: str) -> None:
+        """Drop the staging table now (it would also go at commit)."""
+        cur.execute(q.drop_staging(staging))
+
+    def apply_deletes(self, conn: Any) -> None:
+        """With ``hard_delete``, remove rows the source marked deleted (``_sdc_deleted_at``)."""
+        if self.config.get("hard_delete") and "_sdc_deleted_at" in self.columns:
+            with conn.cursor() as cur:
+                cur.execute(q.delete_soft_deleted(self._target.loader.connector.schema, self.table))
+
+    def write_rejects_and_log(
+        self, conn: Any, rejects: list[tuple], inserted: int, updated: int, started_at: datetime.datetime
+    ) -> None:
+        """Quarantine rejected records and log the batch in ``_pipeboard_loads``."""
+        schema = self._target.loader.connector.schema
+        with conn.cursor() as cur:
+            if rejects:
+                execute_values(cur, q.insert_rejects(schema), rejects)
+            cur.execute(
+                q.insert_load(schema),
+                (self.stream_name, self.table, self.load_method, inserted, updated, len(rejects), started_at),
+            )
+
+    # --- full-table versions ---
+
+    @override
+    def activate_version(self, new_version: int) -> None:
+        self._target.drain_one(self)
+        loader = self._target.loader
+        schema = loader.connector.schema
+        try:
+            state = loader.connector.table_state(self.table)
+            if "_sdc_table_version" not in state.columns or "_sdc_deleted_at" not in state.columns:
+                self.logger.warning(
+                    "ACTIVATE_VERSION for %s ignored: the table has no _sdc_table_version/_sdc_deleted_at "
+                    "columns (enable add_record_metadata)",
+                    self.table,
+                )
+                loader.conn.rollback()
+                return
+            with loader.conn.cursor() as cur:
+                cur.execute(*q.advisory_lock(schema, self.table))
+                cur.execute(
+                    q.retire_versions(schema, self.table, hard_delete=bool(self.config.get("hard_delete"))),
+                    (new_version,),
+                )
+                retired = cur.rowcount
+            loader.conn.commit()
+        except Exception:
+            loader.conn.rollback()
+            raise
+        self.logger.info(
+            "Activated version %s of %s: %d older rows retired", new_version, self.table, retired
+        )

@@ -1,0 +1,129 @@
+"""Pure record → COPY row shaping: no database."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+
+import pytest
+from target_pipeboard_postgres.copy import (
+    FieldError,
+    compile_encoder,
+    copy_line,
+    encode_record,
+    encode_value,
+    exceeds_int64,
+    strip_nul,
+    to_json,
+)
+
+
+def test_strip_nul_removes_nul_from_strings_and_keys_at_any_depth():
+    value = {"a\x00b": ["x\x00", {"deep": "y\x00z", "n": 1}], "ok": None}
+    assert strip_nul(value) == {"ab": ["x", {"deep": "yz", "n": 1}], "ok": None}
+
+
+def test_jsonb_text_has_no_nul_escape_and_keeps_exact_decimals():
+    text = to_json({"v": decimal.Decimal("12345678901234567890.123456789"), "s": "a\x00b", "u": "ünï"})
+    assert "\\u0000" not in text
+    assert text == '{"v":12345678901234567890.123456789,"s":"ab","u":"ünï"}'
+    assert json.loads(text, parse_float=decimal.Decimal)["v"] == decimal.Decimal(
+        "12345678901234567890.123456789"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "pg_type", "expected"),
+    [
+        (2**70, "bigint", str(2**70)),
+        (2**70, "numeric", "1180591620717411303424"),
+        (decimal.Decimal("0.1"), "numeric", "0.1"),
+        (decimal.Decimal("1E+3"), "numeric", "1000"),
+        (decimal.Decimal("-0.000000000000000000001"), "numeric", "-0.000000000000000000001"),
+        (1.5, "numeric", "1.5"),
+        (True, "boolean", "true"),
+        ("2024-05-06T07:08:09+02:00", "timestamptz", "2024-05-06T07:08:09+02:00"),
+        ("2024-05-06T07:08:09Z", "timestamptz", "2024-05-06T07:08:09+00:00"),
+        ("2024-05-06 07:08:09", "timestamptz", "2024-05-06T07:08:09+00:00"),
+        (
+            datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
+            "timestamptz",
+            "2024-05-06T07:08:09-05:00",
+        ),
+        ("2024-05-06", "date", "2024-05-06"),
+        ("07:08:09", "time", "07:08:09"),
+        ({"a": [1, "x\x00"]}, "jsonb", '{"a":[1,"x"]}'),
+        ("plain", "jsonb", '"plain"'),
+        ({"a": 1}, "text", '{"a":1}'),
+        ("tab\there\x00", "text", "tab\there"),
+        (12, "text", "12"),
+    ],
+    ids=lambda v: repr(v)[:30],
+)
+def test_encode_value_gives_postgres_input_text(value, pg_type, expected):
+    assert encode_value(value, pg_type) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "pg_type"),
+    [
+        ("abc", "bigint"),
+        (1.5, "bigint"),
+        (True, "bigint"),
+        ("x", "numeric"),
+        ("yes", "boolean"),
+        ("not a date", "timestamptz"),
+        ("2024-13-01", "date"),
+        ("25:00", "time"),
+    ],
+)
+def test_encode_value_rejects_values_that_do_not_fit(value, pg_type):
+    with pytest.raises(ValueError, match="is not"):
+        encode_value(value, pg_type)
+
+
+def test_none_is_sql_null_for_every_type():
+    for pg_type in ("bigint", "numeric", "boolean", "text", "timestamptz", "date", "time", "jsonb"):
+        assert encode_value(None, pg_type) is None
+
+
+def test_encode_record_orders_values_and_names_the_bad_field():
+    record = {"id": 1, "when": "2024-01-01T00:00:00Z", "extra": "ignored"}
+    assert encode_record(record, ["id", "when", "missing"], ["bigint", "timestamptz", "text"]) == (
+        "1",
+        "2024-01-01T00:00:00+00:00",
+        None,
+    )
+    with pytest.raises(FieldError, match="field 'when'") as caught:
+        encode_record({"id": 1, "when": "yesterday"}, ["id", "when"], ["bigint", "timestamptz"])
+    assert caught.value.field == "when"
+
+
+def test_copy_line_escapes_text_format_specials_and_marks_nulls():
+    line = copy_line(["a\tb", "c\nd", "back\\slash", None, "cr\r", ""])
+    assert line == "a\\tb\tc\\nd\tback\\\\slash\t\\N\tcr\\r\t\n"
+
+
+def test_exceeds_int64_only_for_ints_outside_the_range():
+    assert exceeds_int64(2**63)
+    assert exceeds_int64(-(2**63) - 1)
+    assert not exceeds_int64(2**63 - 1)
+    assert not exceeds_int64(True)
+    assert not exceeds_int64(decimal.Decimal(2**64))
+
+
+def test_generated_encoder_matches_encode_record_and_names_the_bad_field():
+    properties = ["id", "t", "n", "b", "at", "d", "doc", "quote'name"]
+    types = ["bigint", "text", "numeric", "boolean", "timestamptz", "date", "jsonb", "text"]
+    encode = compile_encoder(properties, types)
+    samples = [
+        {"id": 1, "t": "x\x00y", "n": decimal.Decimal("1.50"), "b": False, "at": "2024-01-01T00:00:00+05:00",
+         "d": "2024-02-03", "doc": {"k": ["v\x00"]}, "quote'name": 7},
+        {"id": 2**70, "t": None, "n": 3, "b": True, "doc": [], "quote'name": "q"},
+        {},
+    ]  # fmt: skip
+    for record in samples:
+        assert encode(record) == encode_record(record, properties, types)
+    with pytest.raises(FieldError, match="field 'n'"):
+        encode({"id": 1, "n": "many"})
