@@ -1,0 +1,445 @@
+"""The whole pipeline through the real `meltano` CLI: emulator → tap → loaders → transform; `make demo`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg2
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PIPELINE = ["tap-pipedrive", "target-pipeboard-postgres", "pipeboard-transform:run"]
+DEALS = 120
+SYNC_ORDER = [
+    "/api/v1/users",
+    "/api/v2/pipelines",
+    "/api/v2/stages",
+    "/api/v2/organizations",
+    "/api/v2/persons",
+    "/api/v2/deals",
+    "/api/v2/activities",
+    "/api/v1/activityTypes",
+]
+"""List endpoints in the order the entities must be synced (each one's first request comes in this order)."""
+SEED = 11
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Meltano:
+    """The project's meltano CLI, with the environment every test shares."""
+
+    base_env: dict[str, str]
+
+    def run(self, *args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
+        """Run ``meltano *args`` in the project root; fail the test with the output's tail when it fails."""
+        done = subprocess.run(
+            [str(BIN / "meltano"), *args],
+            cwd=ROOT,
+            env={**self.base_env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-60:])
+            pytest.fail(f"meltano {' '.join(args)} exited {done.returncode}:\n{tail}")
+        return done
+
+
+@pytest.fixture(scope="session")
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
+    """The meltano CLI with every plugin installed once for the session (plugin venvs live in .meltano/)."""
+    system_db = tmp_path_factory.mktemp("meltano") / "install.db"
+    base_env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    for name in ("DATABASE_URL", "PIPEDRIVE_API_TOKEN", "MELTANO_STATE_BACKEND_URI", "MELTANO_ENVIRONMENT"):
+        base_env.pop(name, None)
+    tool = Meltano(base_env)
+    tool.run("install", env={"MELTANO_DATABASE_URI": f"sqlite:///{system_db}"}, timeout=900)
+    return tool
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Any]) -> Any:
+    """A small emulated Pipedrive account."""
+    return make_emulator(deals=DEALS, seed=SEED)
+
+
+def tap_env(emulator: Any, system_db: Path) -> dict[str, str]:
+    """Point the tap at ``emulator`` and meltano at its own system database."""
+    return {
+        "TAP_PIPEDRIVE_API_URL": emulator.base_url,
+        "TAP_PIPEDRIVE_API_TOKEN": emulator.token,
+        "MELTANO_DATABASE_URI": f"sqlite:///{system_db}",
+    }
+
+
+def query(url: str, statement: str, params: tuple = ()) -> list[tuple]:
+    """Rows of one statement."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def main_bi(url: str) -> dict[int, dict[str, Any]]:
+    """``pipedrive.main_bi`` as deal id → row."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT * FROM pipedrive.main_bi")
+            names = [c.name for c in cur.description]
+            return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An RFC 3339 / ISO timestamp as an aware datetime."""
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def deal_bookmarks(singer_state: dict[str, Any]) -> list[dt.datetime]:
+    """The deals stream's update_time bookmarks (one per partition, or the stream's own)."""
+    deals = singer_state["bookmarks"]["deals"]
+    entries = deals.get("partitions") or [deals]
+    return [
+        parse_time(entry["replication_key_value"]) for entry in entries if entry.get("replication_key_value")
+    ]
+
+
+class _PushReceiver(BaseHTTPRequestHandler):
+    """Records the paths metrics are pushed to (a Pushgateway stand-in: a real local HTTP server)."""
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def pushgateway() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PushReceiver)
+    server.paths = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+# ------------------------------------------------------------------------------------------ ground truth
+
+
+@dataclass
+class Truth:
+    """What main_bi should say about a deal, computed from the emulator's own records."""
+
+    stage_name: str | None
+    owner_name: str | None
+    owner_email: str | None
+    person_primary_email: str | None
+    org_name: str | None
+    activities_total: int
+    activities_done: int
+    products_count: int
+    products_total_value: float
+
+
+def ground_truth(emulator: Any) -> dict[int, Truth]:
+    """Deal id → expected enrichment, straight from the emulator's records."""
+    stages = {s["id"]: s for s in emulator.records("stages")}
+    users = {u["id"]: u for u in emulator.records("users")}
+    persons = {p["id"]: p for p in emulator.records("persons")}
+    orgs = {o["id"]: o for o in emulator.records("organizations")}
+    activities = [a for a in emulator.records("activities") if not a["is_deleted"]]
+    lines = emulator.records("deal_products")
+    truth = {}
+    for deal in emulator.records("deals"):
+        person = persons.get(deal["person_id"]) or {}
+        primary = [e["value"] for e in person.get("emails") or [] if e.get("primary")]
+        mine = [a for a in activities if a["deal_id"] == deal["id"]]
+        products = [line for line in lines if line["deal_id"] == deal["id"]]
+        owner = users.get(deal["owner_id"]) or {}
+        truth[deal["id"]] = Truth(
+            stage_name=(stages.get(deal["stage_id"]) or {}).get("name"),
+            owner_name=owner.get("name"),
+            owner_email=owner.get("email"),
+            person_primary_email=primary[0] if primary else None,
+            org_name=(orgs.get(deal["org_id"]) or {}).get("name"),
+            activities_total=len(mine),
+            activities_done=sum(1 for a in mine if a["done"]),
+            products_count=len(products),
+            products_total_value=round(sum(float(line["sum"]) for line in products), 2),
+        )
+    return truth
+
+
+def spot_check_deals(emulator: Any) -> list[int]:
+    """A few live deals covering persons with a primary email, organizations, activities and products."""
+    truth = ground_truth(emulator)
+    live = [d["id"] for d in emulator.records("deals") if not d["is_deleted"] and not d["is_archived"]]
+    picks: list[int] = []
+    for wanted in (
+        lambda t: t.person_primary_email is not None,
+        lambda t: t.org_name is not None,
+        lambda t: t.activities_done > 0,
+        lambda t: t.products_count > 1,
+        lambda t: t.activities_total == 0,
+    ):
+        picks.extend([i for i in live if wanted(truth[i]) and i not in picks][:2])
+    return picks
+
+
+def assert_matches_truth(url: str, emulator: Any) -> None:
+    rows = main_bi(url)
+    truth = ground_truth(emulator)
+    assert sorted(rows) == sorted(d["id"] for d in emulator.records("deals"))
+    picks = spot_check_deals(emulator)
+    assert len(picks) >= 8
+    for deal_id in picks:
+        row, expected = rows[deal_id], truth[deal_id]
+        actual = Truth(
+            stage_name=row["stage_name"],
+            owner_name=row["owner_name"],
+            owner_email=row["owner_email"],
+            person_primary_email=row["person_primary_email"],
+            org_name=row["org_name"],
+            activities_total=row["activities_total"],
+            activities_done=row["activities_done"],
+            products_count=row["products_count"],
+            products_total_value=round(float(row["products_total_value"]), 2),
+        )
+        assert actual == expected, f"deal {deal_id}"
+
+
+# ------------------------------------------------------------------------------------------ the tests
+
+
+def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
+    meltano: Meltano, emulator: Any, make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    env = {**tap_env(emulator, tmp_path / "meltano.db"), "DATABASE_URL": url}
+
+    meltano.run("--environment=dev", "run", *PIPELINE, env=env)
+
+    assert_matches_truth(url, emulator)
+    first_seen = list(dict.fromkeys(r.path for r in emulator.request_log))
+    order = [first_seen.index(path) for path in SYNC_ORDER]
+    assert order == sorted(order), [first_seen[i] for i in order]
+    state = json.loads(
+        meltano.run(
+            "--environment=dev", "state", "get", "dev:tap-pipedrive-to-target-pipeboard-postgres", env=env
+        ).stdout
+    )
+    bookmarks = deal_bookmarks(state["singer_state"])
+    columns_before = set(next(iter(main_bi(url).values())))
+
+    changes = emulator.mutate(updates=25, deletes=3, add_field="deal")
+    emulator.clear_log()
+    meltano.run("--environment=dev", "run", *PIPELINE, env=env)
+
+    deal_requests = [r for r in emulator.request_log if r.path == "/api/v2/deals"]
+    assert deal_requests
+    for request in deal_requests:
+        since = parse_time(request.params["updated_since"])
+        assert any(mark - dt.timedelta(days=1) <= since <= mark for mark in bookmarks), (since, bookmarks)
+    assert_matches_truth(url, emulator)
+    rows = main_bi(url)
+    for deal_id in changes["deleted"]["deals"]:
+        assert (rows[deal_id]["status"], rows[deal_id]["is_deleted"]) == ("deleted", True)
+    current = {d["id"]: d for d in emulator.records("deals")}
+    for deal_id in changes["updated"].get("deals", []):
+        assert float(rows[deal_id]["value"]) == pytest.approx(float(current[deal_id]["value"]))
+    new_columns = set(next(iter(rows.values()))) - columns_before
+    assert any(column.startswith("added_field") for column in new_columns), new_columns
+
+
+def test_the_tap_writes_the_same_records_to_target_jsonl(
+    meltano: Meltano, emulator: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "jsonl"
+    out.mkdir()
+    env = {**tap_env(emulator, tmp_path / "meltano.db"), "TARGET_JSONL_DESTINATION_PATH": str(out)}
+
+    meltano.run("--environment=dev", "run", "tap-pipedrive", "target-jsonl", env=env)
+
+    deals = [json.loads(line) for line in (out / "deals.jsonl").read_text().splitlines()]
+    expected = {d["id"]: d for d in emulator.records("deals")}
+    assert sorted(d["id"] for d in deals) == sorted(expected)
+    for deal in deals:
+        assert (deal["title"], deal["status"]) == (
+            expected[deal["id"]]["title"],
+            expected[deal["id"]]["status"],
+        )
+    users = [json.loads(line) for line in (out / "users.jsonl").read_text().splitlines()]
+    assert {u["email"] for u in users} == {u["email"] for u in emulator.records("users")}
+
+
+def test_the_tap_feeds_meltanolabs_target_postgres(
+    meltano: Meltano, emulator: Any, make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    parts = urlsplit(url)
+    env = {
+        **tap_env(emulator, tmp_path / "meltano.db"),
+        "TARGET_POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "TARGET_POSTGRES_PORT": str(parts.port or 5432),
+        "TARGET_POSTGRES_USER": parts.username or "postgres",
+        "TARGET_POSTGRES_PASSWORD": parts.password or "",
+        "TARGET_POSTGRES_DATABASE": parts.path.lstrip("/"),
+    }
+
+    meltano.run("--environment=dev", "run", "tap-pipedrive", "target-postgres", env=env)
+
+    loaded = query(url, "SELECT id, title FROM pipedrive_meltanolabs.deals ORDER BY id")
+    assert loaded == [(d["id"], d["title"]) for d in emulator.records("deals")]
+    persons = query(url, "SELECT count(*) FROM pipedrive_meltanolabs.persons")[0][0]
+    assert persons > 0
+
+
+def test_ci_recipe_keeps_state_in_a_file_backend_across_fresh_runners(
+    meltano: Meltano,
+    emulator: Any,
+    make_database: Callable[[], str],
+    tmp_path: Path,
+    pushgateway: ThreadingHTTPServer,
+) -> None:
+    url = make_database()
+    state_dir = tmp_path / "state"
+    env = {
+        "PIPEDRIVE_API_TOKEN": emulator.token,
+        "TAP_PIPEDRIVE_API_URL": emulator.base_url,
+        "DATABASE_URL": url,
+        "MELTANO_STATE_BACKEND_URI": state_dir.as_uri(),
+        "PIPEBOARD_PUSHGATEWAY_URL": f"http://127.0.0.1:{pushgateway.server_address[1]}",
+    }
+
+    # Each run gets a fresh system database, as on a throw-away CI runner: only the file backend remembers.
+    meltano.run(
+        "--environment=ci", "run", "pipedrive-to-postgres",
+        env={**env, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'runner1.db'}"},
+    )  # fmt: skip
+    assert any(state_dir.rglob("*.json"))
+    pushed_jobs = {path.split("/")[3] for path in pushgateway.paths}  # type: ignore[attr-defined]
+    assert pushed_jobs == {"tap-pipedrive", "target-pipeboard-postgres", "pipeboard-transform"}
+    emulator.mutate(updates=10)
+    emulator.clear_log()
+    meltano.run(
+        "--environment=ci", "run", "pipedrive-to-postgres",
+        env={**env, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'runner2.db'}"},
+    )  # fmt: skip
+
+    deal_requests = [r for r in emulator.request_log if r.path == "/api/v2/deals"]
+    assert deal_requests
+    assert all("updated_since" in r.params for r in deal_requests)
+    assert query(url, "SELECT count(*) FROM pipedrive.main_bi")[0][0] == DEALS
+
+
+def test_demo_script_runs_twice_the_second_time_incrementally(
+    meltano: Meltano, make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    env = {**meltano.base_env, "DATABASE_URL": url, "PIPEBOARD_DEMO_DIR": str(tmp_path / "demo")}
+    command = [sys.executable, str(ROOT / "scripts" / "demo.py"), "--deals", "80"]
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "First run" in first.stdout
+    assert query(url, "SELECT count(*) FROM pipedrive.main_bi") == [(80,)]
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Run 2: since the last run the emulator updated" in second.stdout
+    assert "main_bi" in second.stdout
+    incremental = [line for line in second.stdout.splitlines() if line.startswith("Synced:")]
+    assert len(incremental) == 1
+    assert " 0 of them incremental" not in incremental[0]
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_output() -> Iterator[None]:
+    """target-jsonl writes relative to the project root unless told otherwise; keep the work tree clean."""
+    before = (ROOT / "output").exists()
+    yield
+    assert before or not (ROOT / "output").exists()
+
+
+def test_demo_script_with_a_token_and_a_database_syncs_that_account(
+    meltano: Meltano, emulator: Any, make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    env = {
+        **meltano.base_env,
+        "PIPEDRIVE_API_TOKEN": emulator.token,
+        "TAP_PIPEDRIVE_API_URL": emulator.base_url,  # stands in for https://<company>.pipedrive.com
+        "DATABASE_URL": url,
+        "PIPEBOARD_DEMO_DIR": str(tmp_path / "demo"),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+    }
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "syncing your Pipedrive account (environment prod)" in done.stdout
+    assert query(url, "SELECT count(*) FROM pipedrive.main_bi") == [(DEALS,)]
+    assert any(r.path == "/api/v2/deals" for r in emulator.request_log)
+    assert not (tmp_path / "demo" / "pgdata").exists()
+
+
+def test_the_pipeline_builds_main_bi_when_optional_streams_are_not_selected(
+    meltano: Meltano, emulator: Any, make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    only = ["users.*", "pipelines.*", "stages.*", "deals.*"]
+    env = {
+        **tap_env(emulator, tmp_path / "meltano.db"),
+        "DATABASE_URL": url,
+        "TAP_PIPEDRIVE__SELECT": json.dumps(only),
+    }
+
+    meltano.run("--environment=dev", "run", *PIPELINE, env=env)
+
+    tables = {t for (t,) in query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'pipedrive'")}
+    assert {"persons", "activities", "deal_products"}.isdisjoint(tables)
+    rows = main_bi(url)
+    truth = ground_truth(emulator)
+    assert sorted(rows) == sorted(truth)
+    for deal_id, row in rows.items():
+        assert row["stage_name"] == truth[deal_id].stage_name
+        assert row["owner_name"] == truth[deal_id].owner_name
+        assert (row["person_name"], row["activities_total"], row["products_count"]) == (None, 0, 0)
