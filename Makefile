@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PROJECTS = tests/testkit tap-pipedrive target-pipeboard-postgres transform
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test demo bench lint format clean
+.PHONY: install test-services test demo bench lint format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -26,15 +26,22 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install
+# Debian's Prometheus, promtool and Pushgateway, which the observability tests start (idempotent).
+test-services:
+	bash scripts/install-test-services.sh
+
+test: install test-services
 	$(BIN)/ruff check .
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/demo.py
 
+# Side-by-side throughput and memory comparisons; not part of `make test`. Figures go in the issue notes.
 bench: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest benchmarks -p no:cacheprovider -s $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
 
 clean:
+	-[ -x $(BIN)/python ] && $(BIN)/python scripts/demo.py --stop
 	rm -rf $(VENV) .meltano .pipeboard .pytest_cache .ruff_cache
