@@ -1,0 +1,87 @@
+"""Static Pipedrive API facts per endpoint: path, version, pagination style, token cost (token-costs.csv)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CURSOR = "cursor"
+OFFSET = "offset"
+SINGLE = "none"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One list endpoint the tap reads.
+
+    Attributes:
+        path: URL path below the API host, e.g. ``/api/v2/deals``.
+        version: ``v1`` or ``v2``.
+        pagination: ``cursor`` (v2), ``offset`` (v1 start/limit) or ``none`` (one response).
+        token_cost: Pipedrive's ``x-token-cost`` for one request (token-costs.csv).
+        updated_since: The operation accepts ``updated_since``.
+        sort: How to ask for ascending update order: ``sort_by`` (v2), ``sort`` (v1) or None.
+        option_labels: The operation accepts ``include_option_labels`` (enum/set values come with their
+            current label, so options added since the metadata was cached are labelled too).
+    """
+
+    path: str
+    version: str
+    pagination: str
+    token_cost: int
+    updated_since: bool = False
+    sort: str | None = None
+    option_labels: bool = False
+
+
+DEALS = Endpoint("/api/v2/deals", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True)
+DEALS_ARCHIVED = Endpoint("/api/v2/deals/archived", "v2", CURSOR, 20, updated_since=True, sort="sort_by")
+PERSONS = Endpoint(
+    "/api/v2/persons", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True
+)
+ORGANIZATIONS = Endpoint(
+    "/api/v2/organizations", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True
+)
+ACTIVITIES = Endpoint("/api/v2/activities", "v2", CURSOR, 10, updated_since=True, sort="sort_by")
+PRODUCTS = Endpoint("/api/v2/products", "v2", CURSOR, 10, updated_since=True, sort="sort_by")
+PIPELINES = Endpoint("/api/v2/pipelines", "v2", CURSOR, 5)
+STAGES = Endpoint("/api/v2/stages", "v2", CURSOR, 5)
+DEAL_PRODUCTS = Endpoint("/api/v2/deals/products", "v2", CURSOR, 10)
+USERS = Endpoint("/api/v1/users", "v1", SINGLE, 20)
+USERS_ME = Endpoint("/api/v1/users/me", "v1", SINGLE, 2)
+ACTIVITY_TYPES = Endpoint("/api/v1/activityTypes", "v1", SINGLE, 20)
+LEADS = Endpoint("/api/v1/leads", "v1", OFFSET, 20, updated_since=True, sort="sort")
+LEADS_ARCHIVED = Endpoint("/api/v1/leads/archived", "v1", OFFSET, 40, sort="sort")
+LEAD_LABELS = Endpoint("/api/v1/leadLabels", "v1", SINGLE, 10)
+NOTES = Endpoint("/api/v1/notes", "v1", OFFSET, 20, updated_since=True, sort="sort")
+CURRENCIES = Endpoint("/api/v1/currencies", "v1", SINGLE, 20)
+
+DEAL_FIELDS = Endpoint("/api/v2/dealFields", "v2", CURSOR, 10)
+PERSON_FIELDS = Endpoint("/api/v2/personFields", "v2", CURSOR, 10)
+ORGANIZATION_FIELDS = Endpoint("/api/v2/organizationFields", "v2", CURSOR, 10)
+PRODUCT_FIELDS = Endpoint("/api/v2/productFields", "v2", CURSOR, 10)
+ACTIVITY_FIELDS = Endpoint("/api/v2/activityFields", "v2", CURSOR, 10)
+LEAD_FIELDS = Endpoint("/api/v1/leadFields", "v1", OFFSET, 20)
+NOTE_FIELDS = Endpoint("/api/v1/noteFields", "v1", SINGLE, 20)
+
+FIELD_ENDPOINTS: dict[str, Endpoint] = {
+    "deal": DEAL_FIELDS,
+    "person": PERSON_FIELDS,
+    "organization": ORGANIZATION_FIELDS,
+    "product": PRODUCT_FIELDS,
+    "activity": ACTIVITY_FIELDS,
+    "lead": LEAD_FIELDS,
+    "note": NOTE_FIELDS,
+}
+"""Field-metadata endpoint per entity. Leads carry the deal custom fields; notes have none of their own."""
+
+MAX_PAGE_SIZE = 500
+"""Largest ``limit`` every list endpoint the tap reads accepts."""
+
+DEAL_IDS_PER_REQUEST = 100
+"""Most ids ``/api/v2/deals/products?deal_ids=`` accepts in one request."""
+
+DEAL_STATUSES = "open,won,lost,deleted"
+"""``status`` value that lists deleted deals too (the default excludes them)."""
+
+DEFAULT_API_HOST = "https://api.pipedrive.com"
+"""Host used only to look up the company domain when neither ``api_url`` nor ``company_domain`` is set."""

@@ -1,0 +1,263 @@
+"""How the tap talks to Pipedrive: one guarded HTTP client per run and the base stream of every stream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+from singer_sdk.streams import RESTStream
+
+from tap_pipedrive import api_facts
+from tap_pipedrive.api_facts import CURSOR, OFFSET, Endpoint
+from tap_pipedrive.cache import MetadataCache, cache_namespace
+from tap_pipedrive.errors import BudgetExhausted, EndpointNotInPlan
+from tap_pipedrive.metrics import TapMetrics
+from tap_pipedrive.pagination import CursorPaginator, OffsetPaginator, next_offset, response_body
+from tap_pipedrive.records import normalize_timestamps
+from tap_pipedrive.resilience import ApiGuard, ResiliencePolicy
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+
+USER_AGENT = "tap-pipedrive/0.1 (pipeboard)"
+
+
+class PipedriveClient:
+    """The run's connection to Pipedrive: session, resilience guard, metrics and metadata cache.
+
+    Args:
+        config: The tap's validated config.
+        logger: The tap's logger.
+    """
+
+    def __init__(self, config: dict[str, Any], logger: logging.Logger) -> None:
+        self._token = str(config["api_token"])
+        self.logger = logger
+        self.page_size = int(config.get("page_size") or api_facts.MAX_PAGE_SIZE)
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.metrics = TapMetrics(config.get("pushgateway_url"))
+        policy = ResiliencePolicy(
+            max_retries=int(config.get("max_retries", 8)),
+            request_timeout=float(config.get("request_timeout", 60)),
+            token_budget_share=float(config.get("token_budget_share", 1.0)),
+        )
+        self.guard = ApiGuard(policy, self.metrics, logger)
+        self.base_url = self._resolve_base_url(config)
+        self.cache = MetadataCache(
+            config.get("redis_url"),
+            int(config.get("cache_ttl", 3600)),
+            cache_namespace(self.base_url, config.get("company_domain")),
+            self.metrics,
+            logger,
+        )
+        self.skipped: set[str] = set()
+        self.budget_exhausted = False
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The only place the token goes: the ``x-api-token`` header."""
+        return {"x-api-token": self._token}
+
+    def _resolve_base_url(self, config: dict[str, Any]) -> str:
+        if config.get("api_url"):
+            return str(config["api_url"]).rstrip("/")
+        domain = config.get("company_domain")
+        if not domain:
+            body = self.get(api_facts.DEFAULT_API_HOST, api_facts.USERS_ME, {})
+            domain = (body.get("data") or {}).get("company_domain")
+            if not domain:
+                raise ValueError(
+                    "company_domain: not set and /api/v1/users/me did not return one; set company_domain "
+                    "or api_url"
+                )
+            self.logger.info("Using company domain %s from /api/v1/users/me", domain)
+        return f"https://{domain}.pipedrive.com"
+
+    def send(self, request: requests.PreparedRequest, endpoint: Endpoint) -> requests.Response:
+        """Send one prepared request through the resilience guard."""
+        return self.guard.send(self.session, request, endpoint=endpoint.path, token_cost=endpoint.token_cost)
+
+    def get(self, base_url: str, endpoint: Endpoint, params: dict[str, Any]) -> dict[str, Any]:
+        """GET one page of ``endpoint`` and return its JSON body."""
+        request = requests.Request("GET", base_url + endpoint.path, params=params, headers=self.auth_headers)
+        response = self.send(self.session.prepare_request(request), endpoint)
+        return response_body(response)
+
+    def iterate(self, endpoint: Endpoint, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every record of a list endpoint, following its pagination."""
+        params = dict(params or {})
+        if endpoint.pagination in (CURSOR, OFFSET):
+            params["limit"] = self.page_size
+        cursor: str | None = None
+        start = 0
+        while True:
+            page_params = dict(params)
+            if cursor:
+                page_params["cursor"] = cursor
+            if endpoint.pagination == OFFSET and start:
+                page_params["start"] = start
+            body = self.get(self.base_url, endpoint, page_params)
+            data = body.get("data") or []
+            yield from data if isinstance(data, list) else [data]
+            extra = body.get("additional_data") or {}
+            if endpoint.pagination == CURSOR:
+                cursor = extra.get("next_cursor")
+                if not cursor:
+                    return
+            elif endpoint.pagination == OFFSET:
+                following = next_offset(extra, start, self.page_size, len(data))
+                if following is None:
+                    return
+                start = following
+            else:
+                return
+
+    def field_metadata(self, entity: str) -> list[dict[str, Any]]:
+        """The field metadata of an entity, through the cache. Fails loudly when it cannot be read."""
+        endpoint = api_facts.FIELD_ENDPOINTS[entity]
+        try:
+            return self.cache.get_or_load(("fields", entity), lambda: list(self.iterate(endpoint)))
+        except BudgetExhausted:
+            raise
+        except Exception as exc:
+            raise RuntimeError(f"Could not read {entity} field metadata from {endpoint.path}: {exc}") from exc
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format an instant as ``YYYY-MM-DDTHH:MM:SSZ`` (second resolution, rounded down: the filter is ≥)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PipedriveStream(RESTStream[Any]):
+    """Base of every Pipedrive stream: URL, auth header, guarded requests, pagination, timestamp shaping."""
+
+    endpoint: Endpoint
+    records_jsonpath = "$.data[*]"
+    timestamp_properties: tuple[str, ...] = ("add_time", "update_time")
+    STATE_MSG_FREQUENCY = 500
+
+    @property
+    def client(self) -> PipedriveClient:
+        """The run's shared Pipedrive client (owned by the tap)."""
+        return self._tap.client  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def url_base(self) -> str:
+        """The API host (``api_url`` or the company's Pipedrive host)."""
+        return self.client.base_url
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """The endpoint's path."""
+        return self.endpoint.path
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Auth in the ``x-api-token`` header only."""
+        return {**super().http_headers, **self.client.auth_headers}
+
+    def request_decorator(self, func: Any) -> Any:
+        """No SDK backoff: retries, pacing and the breaker live in the ApiGuard."""
+        return func
+
+    def endpoint_for(self, context: Context | None) -> Endpoint:
+        """The endpoint a partition reads (one endpoint unless a stream has several partitions)."""
+        return self.endpoint
+
+    def get_url(self, context: Context | None) -> str:
+        """URL of the partition's endpoint."""
+        return self.url_base + self.endpoint_for(context).path
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        return self.client.send(prepared_request, self.endpoint_for(context))
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The records of a page (``data`` list; a single object counts as one record)."""
+        data = response_body(response).get("data")
+        if isinstance(data, list):
+            yield from data
+        elif isinstance(data, dict):
+            yield data
+
+    def get_new_paginator(self) -> BaseAPIPaginator | None:
+        """The endpoint's paginator: v2 cursor, v1 offset, or none."""
+        if self.endpoint.pagination == CURSOR:
+            return CursorPaginator()
+        if self.endpoint.pagination == OFFSET:
+            return OffsetPaginator(self.client.page_size)
+        return None
+
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        """Only parameters the operation defines: paging, and for incremental streams the sort and window."""
+        endpoint = self.endpoint_for(context)
+        params: dict[str, Any] = {}
+        if endpoint.pagination in (CURSOR, OFFSET):
+            params["limit"] = self.client.page_size
+        if endpoint.pagination == CURSOR and next_page_token:
+            params["cursor"] = next_page_token
+        if endpoint.pagination == OFFSET and next_page_token:
+            params["start"] = next_page_token
+        if self.replication_key and endpoint.sort == "sort_by":
+            params.update(sort_by=self.replication_key, sort_direction="asc")
+        elif self.replication_key and endpoint.sort == "sort":
+            params["sort"] = f"{self.replication_key} ASC, id ASC"
+        if endpoint.option_labels:
+            params["include_option_labels"] = "true"
+        if self.replication_key and endpoint.updated_since:
+            since = self.updated_since(context)
+            if since:
+                params["updated_since"] = since
+        return params
+
+    def updated_since(self, context: Context | None) -> str | None:
+        """The bookmark (or ``start_date``) as RFC 3339, or None for a first full run."""
+        start = self.get_starting_timestamp(context)
+        return rfc3339(start) if start is not None else None
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        """Timestamps as RFC 3339 (any API version); every declared property present (null if unset)."""
+        normalize_timestamps(row, self.timestamp_properties)
+        for name in self._declared:
+            row.setdefault(name, None)
+        return row
+
+    @property
+    def _declared(self) -> tuple[str, ...]:
+        declared = getattr(self, "_declared_names", None)
+        if declared is None:
+            declared = tuple(self.schema.get("properties", {}))
+            self._declared_names = declared
+        return declared
+
+    def read_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The stream's records as the SDK reads them (pages, parse, post_process)."""
+        return super().get_records(context)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Records of the stream; an endpoint outside the plan is skipped, a spent budget stops cleanly."""
+        if self.client.budget_exhausted:
+            return
+        count = 0
+        try:
+            for record in self.read_records(context):
+                count += 1
+                yield record
+        except EndpointNotInPlan as exc:
+            if self.endpoint.path not in self.client.skipped:
+                self.client.skipped.add(self.endpoint.path)
+                self.logger.warning("Skipping stream %s: %s", self.name, exc)
+        except BudgetExhausted as exc:
+            self.client.budget_exhausted = True
+            self.logger.warning(
+                "Stopping: %s. State is resumable; the next run continues from the last bookmark.", exc
+            )
+        finally:
+            if count:
+                self.client.metrics.record_records(self.name, count)

@@ -1,0 +1,86 @@
+"""The tap's exceptions: what a failed Pipedrive call means for the run (retry, skip, stop, fail)."""
+
+from __future__ import annotations
+
+
+class PipedriveError(Exception):
+    """Base of every error the tap raises about the Pipedrive API."""
+
+
+def _describe(status: int, path: str, error: str | None, error_info: str | None) -> str:
+    message = f"Pipedrive answered HTTP {status} on {path}"
+    if error:
+        message += f": {error}"
+    if error_info:
+        message += f" ({error_info})"
+    return message
+
+
+class PipedriveAPIError(PipedriveError):
+    """A non-retriable answer (400, 401, 405, 410, 415, 422…): the request itself is wrong.
+
+    Args:
+        status: HTTP status code.
+        path: URL path of the request (never the query string).
+        error: Pipedrive's ``error`` text, if the body carried one.
+        error_info: Pipedrive's ``error_info`` hint, if any.
+    """
+
+    def __init__(
+        self, status: int, path: str, error: str | None = None, error_info: str | None = None
+    ) -> None:
+        super().__init__(_describe(status, path, error, error_info))
+        self.status = status
+        self.path = path
+        self.error = error
+        self.error_info = error_info
+
+
+class EndpointNotInPlan(PipedriveError):  # noqa: N818 — name fixed by the tap's interface
+    """A 402, 403 or 404: the company's plan or permissions do not include this endpoint.
+
+    The caller logs it once and skips the stream. Same arguments as PipedriveAPIError.
+    """
+
+    def __init__(
+        self, status: int, path: str, error: str | None = None, error_info: str | None = None
+    ) -> None:
+        super().__init__(_describe(status, path, error, error_info))
+        self.status = status
+        self.path = path
+        self.error = error
+        self.error_info = error_info
+
+
+class BudgetExhausted(PipedriveError):  # noqa: N818 — name fixed by the tap's interface
+    """This run's share of the daily token budget is spent, or the company's whole budget is (429, 0 left).
+
+    The run stops cleanly; its last STATE lets the next run resume.
+    """
+
+
+class CircuitOpen(PipedriveError):  # noqa: N818 — name fixed by the tap's interface
+    """The circuit breaker is open: the API failed too many times in a row, so the run stops fast."""
+
+
+class RetriesExhausted(PipedriveError):  # noqa: N818 — name fixed by the tap's interface
+    """A retriable failure persisted beyond ``max_retries``; the last failure is the ``__cause__``."""
+
+
+class TransientError(PipedriveError):
+    """One failed attempt worth retrying (429, 5xx, timeout, connection error, bad body).
+
+    Raised inside the retry loop only; callers of ``ApiGuard.send`` see RetriesExhausted, CircuitOpen or
+    BudgetExhausted instead.
+
+    Args:
+        reason: Short low-cardinality label for metrics: ``rate_limited``, ``server_error``, ``timeout``,
+            ``connection_error``, ``empty_body``, ``invalid_json``, ``unsuccessful``.
+        message: What happened, naming the path (never the token or a query string).
+        wait_hint: Seconds the server asked us to wait (``Retry-After``, ``x-ratelimit-reset``), 0 if none.
+    """
+
+    def __init__(self, reason: str, message: str, wait_hint: float = 0.0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.wait_hint = wait_hint

@@ -1,0 +1,182 @@
+"""Streams read from Pipedrive API v2 (cursor-paged): deals, persons, organizations, activities…"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from tap_pipedrive import api_facts, schemas
+from tap_pipedrive.api_facts import Endpoint
+from tap_pipedrive.client import PipedriveStream
+from tap_pipedrive.records import flatten_address, primary_value
+from tap_pipedrive.streams_custom import CustomFieldStream
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+
+class PipelinesStream(PipedriveStream):
+    """Pipelines (small, FULL_TABLE)."""
+
+    name = "pipelines"
+    endpoint = api_facts.PIPELINES
+    primary_keys = ("id",)
+    standard_properties = schemas.PIPELINES
+
+
+class StagesStream(PipedriveStream):
+    """Stages of every pipeline (small, FULL_TABLE)."""
+
+    name = "stages"
+    endpoint = api_facts.STAGES
+    primary_keys = ("id",)
+    standard_properties = schemas.STAGES
+
+
+class OrganizationsStream(CustomFieldStream):
+    """Organizations, address components flattened into ``address_<component>``."""
+
+    name = "organizations"
+    endpoint = api_facts.ORGANIZATIONS
+    primary_keys = ("id",)
+    replication_key = "update_time"
+    is_sorted = True
+    field_entity = "organization"
+    standard_properties = schemas.ORGANIZATIONS
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        """Address object → text plus components."""
+        flatten_address(row)
+        return super().post_process(row, context)
+
+
+class PersonsStream(CustomFieldStream):
+    """Persons, with ``primary_email``/``primary_phone`` next to all their emails and phones."""
+
+    name = "persons"
+    endpoint = api_facts.PERSONS
+    primary_keys = ("id",)
+    replication_key = "update_time"
+    is_sorted = True
+    field_entity = "person"
+    standard_properties = schemas.PERSONS
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        """Primary email and phone picked out of the lists."""
+        row["primary_email"] = primary_value(row.get("emails"))
+        row["primary_phone"] = primary_value(row.get("phones"))
+        return super().post_process(row, context)
+
+
+class DealsStream(CustomFieldStream):
+    """Deals: open, won, lost and deleted (``is_deleted``), then the archived ones (``is_archived``).
+
+    Two partitions, each with its own bookmark: ``/api/v2/deals`` and ``/api/v2/deals/archived``.
+    """
+
+    name = "deals"
+    endpoint = api_facts.DEALS
+    primary_keys = ("id",)
+    replication_key = "update_time"
+    is_sorted = True
+    field_entity = "deal"
+    standard_properties = schemas.DEALS
+    timestamp_properties = (
+        "add_time",
+        "update_time",
+        "stage_change_time",
+        "archive_time",
+        "close_time",
+        "won_time",
+        "lost_time",
+    )
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """Live (incl. deleted) deals, then archived deals."""
+        return [{"is_archived": False}, {"is_archived": True}]
+
+    def endpoint_for(self, context: Context | None) -> Endpoint:
+        """The list endpoint of a partition."""
+        return api_facts.DEALS_ARCHIVED if context and context.get("is_archived") else api_facts.DEALS
+
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        """Deleted deals are listed only when ``status`` names them."""
+        params = super().get_url_params(context, next_page_token)
+        params["status"] = api_facts.DEAL_STATUSES
+        return params
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        """Remember the deal for deal_products; mark archived rows."""
+        if context and context.get("is_archived"):
+            row["is_archived"] = True
+        self._tap.seen_deal_ids.append(row["id"])  # type: ignore[attr-defined]
+        return super().post_process(row, context)
+
+
+class ActivitiesStream(CustomFieldStream):
+    """Activities."""
+
+    name = "activities"
+    endpoint = api_facts.ACTIVITIES
+    primary_keys = ("id",)
+    replication_key = "update_time"
+    is_sorted = True
+    field_entity = "activity"
+    standard_properties = schemas.ACTIVITIES
+    timestamp_properties = ("add_time", "update_time", "marked_as_done_time")
+
+
+class ProductsStream(CustomFieldStream):
+    """Products."""
+
+    name = "products"
+    endpoint = api_facts.PRODUCTS
+    primary_keys = ("id",)
+    replication_key = "update_time"
+    is_sorted = True
+    field_entity = "product"
+    standard_properties = schemas.PRODUCTS
+
+
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for begin in range(0, len(ids), size):
+        yield ids[begin : begin + size]
+
+
+class DealProductsStream(PipedriveStream):
+    """Products attached to deals, read 100 deals per request (``/api/v2/deals/products?deal_ids=``).
+
+    When the deals stream ran in this sync, only the deals it emitted are asked about (so an incremental run
+    reads the products of changed deals only); otherwise every deal id is listed first.
+    """
+
+    name = "deal_products"
+    endpoint = api_facts.DEAL_PRODUCTS
+    primary_keys = ("id",)
+    standard_properties = schemas.DEAL_PRODUCTS
+    _deal_ids: list[int] | None = None
+
+    def _all_deal_ids(self) -> list[int]:
+        ids: list[int] = []
+        for endpoint in (api_facts.DEALS, api_facts.DEALS_ARCHIVED):
+            params = {"status": api_facts.DEAL_STATUSES}
+            ids.extend(record["id"] for record in self.client.iterate(endpoint, params))
+        return ids
+
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        """The current chunk of deal ids."""
+        params = super().get_url_params(context, next_page_token)
+        params["deal_ids"] = ",".join(str(deal_id) for deal_id in self._deal_ids or ())
+        return params
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Products of every chunk of 100 deals."""
+        deals = self._tap.streams.get("deals")  # type: ignore[attr-defined]
+        if deals is not None and deals.selected:
+            ids = sorted(set(self._tap.seen_deal_ids))  # type: ignore[attr-defined]
+        else:
+            ids = sorted(set(self._all_deal_ids()))
+        for chunk in _chunks(ids, api_facts.DEAL_IDS_PER_REQUEST):
+            self._deal_ids = chunk
+            yield from super().get_records(context)
