@@ -45,6 +45,9 @@ class PipedriveClient:
             max_retries=int(config.get("max_retries", 8)),
             request_timeout=float(config.get("request_timeout", 60)),
             token_budget_share=float(config.get("token_budget_share", 1.0)),
+            backoff_base_seconds=float(config.get("retry_backoff_seconds", 1.0)),
+            backoff_max_seconds=float(config.get("retry_backoff_max_seconds", 60.0)),
+            breaker_fail_max=int(config.get("breaker_failures", 5)),
         )
         self.guard = ApiGuard(policy, self.metrics, logger)
         self.base_url = self._resolve_base_url(config)

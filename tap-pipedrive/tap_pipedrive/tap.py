@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from singer_sdk import Tap
@@ -120,6 +121,24 @@ class TapPipedrive(Tap):
         ),
         th.Property("request_timeout", th.NumberType, default=60, description="Seconds per request attempt."),
         th.Property("max_retries", th.IntegerType, default=8, description="Retries of one failing request."),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First retry wait (doubles per retry, with jitter); waits Pipedrive asks for win.",
+        ),
+        th.Property(
+            "retry_backoff_max_seconds",
+            th.NumberType,
+            default=60.0,
+            description="Longest wait between two retries of one request.",
+        ),
+        th.Property(
+            "breaker_failures",
+            th.IntegerType,
+            default=5,
+            description="Consecutive failed attempts that open the circuit breaker and stop the run.",
+        ),
         th.Property(
             "token_budget_share",
             th.NumberType,
@@ -253,18 +272,26 @@ class TapPipedrive(Tap):
             self.logger.warning("Token budget share spent: this sync stopped early; run again to continue.")
 
 
+def _is_number(value: object) -> bool:
+    """True for a JSON number as config loaders give it (int, float or Decimal), never a bool."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def _setting_problems(config: dict[str, Any]) -> list[str]:
     problems = []
     page_size = config.get("page_size", api_facts.MAX_PAGE_SIZE)
     if not isinstance(page_size, int) or not 1 <= page_size <= api_facts.MAX_PAGE_SIZE:
         problems.append(f"page_size must be an integer from 1 to {api_facts.MAX_PAGE_SIZE}")
     share = config.get("token_budget_share", 1.0)
-    if not isinstance(share, int | float) or not 0 < share <= 1:
+    if not _is_number(share) or not 0 < share <= 1:
         problems.append("token_budget_share must be a number in (0, 1]")
-    for name in ("request_timeout", "cache_ttl"):
+    for name in ("request_timeout", "cache_ttl", "retry_backoff_seconds", "retry_backoff_max_seconds"):
         value = config.get(name)
-        if value is not None and (not isinstance(value, int | float) or value <= 0):
+        if value is not None and (not _is_number(value) or value <= 0):
             problems.append(f"{name} must be a positive number")
+    failures = config.get("breaker_failures")
+    if failures is not None and (not isinstance(failures, int) or failures < 1):
+        problems.append("breaker_failures must be a positive integer")
     retries = config.get("max_retries")
     if retries is not None and (not isinstance(retries, int) or retries < 0):
         problems.append("max_retries must be a non-negative integer")
