@@ -6,14 +6,17 @@ import base64
 import binascii
 import bisect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipedrive_emulator.errors import bad_request
 from pipedrive_emulator.validation import SortKey
+
+if TYPE_CHECKING:
+    from pipedrive_emulator.listindex import SortedView
 
 Record = dict[str, Any]
 
@@ -69,7 +72,8 @@ def _id_key(record_id: Any) -> tuple[int, Any]:
     return (0, record_id) if isinstance(record_id, int) else (1, str(record_id))
 
 
-def _full_key(record: Record, field: str) -> tuple[Any, ...]:
+def full_key(record: Record, field: str) -> tuple[Any, ...]:
+    """The total order paging uses: the record's sort value, then its id."""
     return (*sort_value(record, field), *_id_key(record.get("id")))
 
 
@@ -128,18 +132,14 @@ def cursor_page(
     Raises:
         ApiError: 400 for a malformed cursor or one minted for another sort order.
     """
-    keyed = sorted(((_full_key(record, sort_by), index) for index, record in enumerate(records)))
+    keyed = sorted(((full_key(record, sort_by), index) for index, record in enumerate(records)))
     if direction == "desc":
         keyed.reverse()
     keys = [key for key, _ in keyed]
     begin = 0
     if cursor_text is not None:
-        cursor = decode_cursor(cursor_text)
-        if cursor.field != sort_by or cursor.direction != direction:
-            raise bad_request('"cursor" does not match the requested "sort_by"/"sort_direction".')
-        probe = {sort_by: cursor.value, "id": cursor.last_id}
+        after = _cursor_key(cursor_text, sort_by, direction)
         try:
-            after = _full_key(probe, sort_by)
             if direction == "asc":
                 begin = bisect.bisect_right(keys, after)
             else:
@@ -150,8 +150,75 @@ def cursor_page(
     page = [records[index] for _, index in chosen]
     if begin + limit >= len(keyed) or not page:
         return page, None
-    last = page[-1]
-    return page, encode_cursor(Cursor(sort_by, last.get(sort_by), last.get("id"), direction))
+    return page, _next_cursor(page[-1], sort_by, direction)
+
+
+def _cursor_key(cursor_text: str, sort_by: str, direction: str) -> tuple[Any, ...]:
+    """Decode a request's cursor and return the ``full_key`` of the position it marks."""
+    cursor = decode_cursor(cursor_text)
+    if cursor.field != sort_by or cursor.direction != direction:
+        raise bad_request('"cursor" does not match the requested "sort_by"/"sort_direction".')
+    return full_key({sort_by: cursor.value, "id": cursor.last_id}, sort_by)
+
+
+def _next_cursor(last: Record, sort_by: str, direction: str) -> str:
+    return encode_cursor(Cursor(sort_by, last.get(sort_by), last.get("id"), direction))
+
+
+def indexed_cursor_page(
+    view: SortedView,
+    keep: Callable[[Record], bool],
+    sort_by: str,
+    direction: str,
+    cursor_text: str | None,
+    limit: int,
+    bounds: tuple[int, int] | None = None,
+) -> tuple[list[Record], str | None] | None:
+    """Cut the same page as ``cursor_page`` would from the kept records, walking a presorted view.
+
+    The cursor position is found by bisecting the whole view (filtering keeps order), then records are
+    walked from there, ``keep`` applied, until one more than a page is found.
+
+    Args:
+        view: The whole collection in ascending (``sort_by``, id) order.
+        keep: Whether a record passes the request's filters.
+        sort_by: The field the view is ordered by.
+        direction: ``asc`` or ``desc``.
+        cursor_text: The request's ``cursor``, or None for the first page.
+        limit: Page size.
+        bounds: A (start, stop) range of view positions outside which no record is kept (a speed-up only).
+
+    Returns:
+        The page and the ``next_cursor``; None when the cursor's value cannot be ordered against the view's
+        values, so the caller must answer with ``cursor_page`` (which decides between a page and a 400).
+
+    Raises:
+        ApiError: 400 for a malformed cursor or one minted for another sort order.
+    """
+    keys, rows = view.keys, view.rows
+    low, high = bounds if bounds is not None else (0, len(keys))
+    if cursor_text is not None:
+        after = _cursor_key(cursor_text, sort_by, direction)
+        try:
+            if direction == "asc":
+                low = max(low, bisect.bisect_right(keys, after))
+            else:
+                high = min(high, bisect.bisect_left(keys, after))
+        except TypeError:
+            return None
+    positions = range(low, high) if direction == "asc" else range(high - 1, low - 1, -1)
+    page: list[Record] = []
+    more = False
+    for position in positions:
+        row = rows[position]
+        if keep(row):
+            if len(page) >= limit:
+                more = True
+                break
+            page.append(row)
+    if not more or not page:
+        return page, None
+    return page, _next_cursor(page[-1], sort_by, direction)
 
 
 def sort_v1(records: Sequence[Record], keys: Sequence[SortKey]) -> list[Record]:

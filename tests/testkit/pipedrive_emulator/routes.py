@@ -1,20 +1,30 @@
 """The served API: which path maps to which spec operation; how each list is filtered, paged and shaped.
 
 Handlers return bodies that share objects with the dataset (no copies): the server serialises them while it
-still holds the dataset lock, and nothing here mutates a record.
+still holds the dataset lock, and nothing here mutates a record. Large lists are paged through the request's
+``ListIndex`` (presorted views, memoised v1 orders), which gives the same pages as filtering and sorting the
+whole collection on every request.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pipedrive_emulator.data import FIELD_OPTIONAL_KEYS, Dataset
 from pipedrive_emulator.errors import ApiError, bad_request
-from pipedrive_emulator.pagination import cursor_page, offset_page, parse_timestamp, sort_v1
+from pipedrive_emulator.listindex import ListIndex
+from pipedrive_emulator.pagination import (
+    cursor_page,
+    indexed_cursor_page,
+    offset_page,
+    parse_timestamp,
+    sort_v1,
+)
 from pipedrive_emulator.spec_facts import OperationFacts, load_operations
 
 Record = dict[str, Any]
@@ -23,11 +33,13 @@ Params = dict[str, Any]
 
 @dataclass(frozen=True)
 class Request:
-    """A validated API request: its operation, parsed query parameters and path parameters."""
+    """A validated API request: its operation, parsed query parameters, path parameters and the views cache
+    of the dataset it is answered from (a fresh, empty one unless the server passes its own)."""
 
     operation: OperationFacts
     params: Params
     path_params: dict[str, str]
+    index: ListIndex = field(default_factory=ListIndex)
 
 
 @dataclass(frozen=True)
@@ -81,28 +93,106 @@ def _no_filter_id(params: Params) -> None:
         raise ApiError(404, "Filter not found", "Object was not found.")
 
 
-def _time_window(records: Iterable[Record], params: Params, field: str = "update_time") -> list[Record]:
+def _in_window(record: Record, since: datetime | None, until: datetime | None) -> bool:
+    raw = record.get("update_time")
+    stamp = parse_timestamp(raw) if isinstance(raw, str) else None
+    if stamp is None:
+        return False
+    return (since is None or stamp >= since) and (until is None or stamp < until)
+
+
+def _time_window(records: Iterable[Record], params: Params) -> list[Record]:
     since: datetime | None = params.get("updated_since")
     until: datetime | None = params.get("updated_until")
     if since is None and until is None:
         return list(records)
-    kept = []
-    for record in records:
-        raw = record.get(field)
-        stamp = parse_timestamp(raw) if isinstance(raw, str) else None
-        if stamp is None:
-            continue
-        if since is not None and stamp < since:
-            continue
-        if until is not None and stamp >= until:
-            continue
-        kept.append(record)
-    return kept
+    return [record for record in records if _in_window(record, since, until)]
 
 
 def _equality(records: Iterable[Record], params: Params, names: dict[str, str]) -> list[Record]:
     chosen = {prop: params[name] for name, prop in names.items() if name in params}
     return [r for r in records if all(r.get(prop) == value for prop, value in chosen.items())]
+
+
+def _record_filter(
+    params: Params, names: dict[str, str], base: Callable[[Record], bool]
+) -> Callable[[Record], bool]:
+    """One predicate for ``base``, the equality filters in ``names`` and the update_time window."""
+    chosen = {prop: params[name] for name, prop in names.items() if name in params}
+    since: datetime | None = params.get("updated_since")
+    until: datetime | None = params.get("updated_until")
+    windowed = since is not None or until is not None
+
+    def keep(record: Record) -> bool:
+        return (
+            base(record)
+            and all(record.get(prop) == value for prop, value in chosen.items())
+            and (not windowed or _in_window(record, since, until))
+        )
+
+    return keep
+
+
+def _sort_spec(request: Request) -> tuple[str, str]:
+    params = request.params
+    declared = request.operation.params.get("sort_by")
+    sort_by = params.get("sort_by", declared.default if declared is not None and declared.default else "id")
+    return sort_by, params.get("sort_direction", "asc")
+
+
+def _window_bounds(keys: list[tuple[Any, ...]], params: Params) -> tuple[int, int] | None:
+    """View positions (in ``update_time`` order) outside which no record is in the request's time window.
+
+    A second of slack on each side keeps the bounds conservative; the window itself is still checked per
+    record. Records without a timestamp sort last and are never in a window.
+    """
+    since: datetime | None = params.get("updated_since")
+    until: datetime | None = params.get("updated_until")
+    if since is None and until is None:
+        return None
+    low = 0 if since is None else bisect.bisect_left(keys, (0, since.timestamp() - 1.0))
+    high = (
+        bisect.bisect_left(keys, (1,))
+        if until is None
+        else bisect.bisect_right(keys, (0, until.timestamp() + 1.0))
+    )
+    return low, max(low, high)
+
+
+def _indexed_v2_page(
+    ds: Dataset, entity: str, keep: Callable[[Record], bool], request: Request
+) -> dict[str, Any]:
+    """Answer a v2 list over all of ``ds.records[entity]`` restricted to ``keep``, paged via the sorted view.
+
+    Falls back to filtering and sorting the whole collection when its values (or the cursor's) cannot be
+    ordered, so errors stay exactly those of ``cursor_page``.
+    """
+    params = request.params
+    sort_by, direction = _sort_spec(request)
+    records = ds.records[entity]
+    answer = None
+    try:
+        view = request.index.sorted_view(entity, records, sort_by)
+        bounds = _window_bounds(view.keys, params) if sort_by == "update_time" else None
+        answer = indexed_cursor_page(
+            view, keep, sort_by, direction, params.get("cursor"), params["limit"], bounds
+        )
+    except TypeError:
+        answer = None
+    if answer is None:
+        return _v2_page([r for r in records.values() if keep(r)], request)
+    page, next_cursor = answer
+    return {"success": True, "data": page, "additional_data": {"next_cursor": next_cursor}}
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(_freeze(item) for item in value) if isinstance(value, list) else value
+
+
+def _memo_key(name: str, params: Params) -> tuple[Any, ...]:
+    """A cache key for a v1 list's full (unpaged) answer: the handler and every non-paging parameter."""
+    chosen = sorted((k, _freeze(v)) for k, v in params.items() if k not in ("start", "limit"))
+    return (name, *chosen)
 
 
 def _ids(records: Iterable[Record], params: Params) -> list[Record]:
@@ -114,9 +204,7 @@ def _ids(records: Iterable[Record], params: Params) -> list[Record]:
 
 def _v2_page(records: list[Record], request: Request) -> dict[str, Any]:
     params = request.params
-    declared = request.operation.params.get("sort_by")
-    sort_by = params.get("sort_by", declared.default if declared is not None and declared.default else "id")
-    direction = params.get("sort_direction", "asc")
+    sort_by, direction = _sort_spec(request)
     page, next_cursor = cursor_page(records, sort_by, direction, params.get("cursor"), params["limit"])
     return {"success": True, "data": page, "additional_data": {"next_cursor": next_cursor}}
 
@@ -199,17 +287,18 @@ def _v2_entity_list(entity: str) -> Callable[[Dataset, Request], dict[str, Any]]
     def handler(ds: Dataset, request: Request) -> dict[str, Any]:
         params = request.params
         _no_filter_id(params)
-        records = [r for r in ds.records[entity].values() if _live(r)]
-        records = _ids(records, params)
         names = {name: name for name in _EQUALITY_FILTERS if name in request.operation.params}
         if entity == "persons":
             names.pop("deal_id", None)
-        records = _equality(records, params, names)
-        if entity == "persons" and "deal_id" in params:
-            deal = ds.records["deals"].get(params["deal_id"])
-            records = [r for r in records if deal is not None and r["id"] == deal.get("person_id")]
-        records = _time_window(records, params)
-        body = _v2_page(records, request)
+        if "ids" in params or (entity == "persons" and "deal_id" in params):
+            records = [r for r in ds.records[entity].values() if _live(r)]
+            records = _equality(_ids(records, params), params, names)
+            if entity == "persons" and "deal_id" in params:
+                deal = ds.records["deals"].get(params["deal_id"])
+                records = [r for r in records if deal is not None and r["id"] == deal.get("person_id")]
+            body = _v2_page(_time_window(records, params), request)
+        else:
+            body = _indexed_v2_page(ds, entity, _record_filter(params, names, _live), request)
         body["data"] = _shape_v2(ds, entity, body["data"], request)
         return body
 
@@ -221,15 +310,16 @@ def _v2_deals(archived: bool) -> Callable[[Dataset, Request], dict[str, Any]]:
         params = request.params
         _no_filter_id(params)
         statuses = set(params.get("status") or ("open", "won", "lost"))
-        records = [
-            r
-            for r in ds.records["deals"].values()
-            if bool(r.get("is_archived")) == archived and r.get("status") in statuses
-        ]
-        records = _ids(records, params)
+
+        def selected(r: Record) -> bool:
+            return bool(r.get("is_archived")) == archived and r.get("status") in statuses
+
         names = {name: name for name in _EQUALITY_FILTERS if name in request.operation.params}
-        records = _time_window(_equality(records, params, names), params)
-        body = _v2_page(records, request)
+        if "ids" in params:
+            records = _ids([r for r in ds.records["deals"].values() if selected(r)], params)
+            body = _v2_page(_time_window(_equality(records, params, names), params), request)
+        else:
+            body = _indexed_v2_page(ds, "deals", _record_filter(params, names, selected), request)
         body["data"] = _shape_v2(ds, "deals", body["data"], request)
         return body
 
@@ -254,7 +344,8 @@ def _v2_deals_products(ds: Dataset, request: Request) -> dict[str, Any]:
         deal_ids = {deal_id}
     else:
         deal_ids = set(request.params["deal_ids"])
-    records = [r for r in ds.records["deal_products"].values() if r.get("deal_id") in deal_ids]
+    by_deal = request.index.grouped("deal_products", ds.records["deal_products"], "deal_id")
+    records = [r for deal_id in deal_ids for r in by_deal.get(deal_id, ())]
     return _v2_page(records, request)
 
 
@@ -292,15 +383,25 @@ def _v1_me(ds: Dataset, request: Request) -> dict[str, Any]:
 def _v1_leads(archived: bool) -> Callable[[Dataset, Request], dict[str, Any]]:
     def handler(ds: Dataset, request: Request) -> dict[str, Any]:
         _no_filter_id(request.params)
-        records = [r for r in ds.records["leads"].values() if bool(r.get("is_archived")) == archived]
-        records = _equality(records, request.params, _V1_EQUALITY_FILTERS)
-        records = _time_window(records, request.params)
-        return _v1_list(records, request)
+
+        def ordered() -> list[Record]:
+            records = [r for r in ds.records["leads"].values() if bool(r.get("is_archived")) == archived]
+            records = _equality(records, request.params, _V1_EQUALITY_FILTERS)
+            return sort_v1(_time_window(records, request.params), request.params.get("sort", []))
+
+        key = _memo_key(f"leads:{archived}", request.params)
+        return _v1_list(request.index.memo(key, ordered), request, keep_order=True)
 
     return handler
 
 
 def _v1_notes(ds: Dataset, request: Request) -> dict[str, Any]:
+    ordered = request.index.memo(_memo_key("notes", request.params), lambda: _v1_notes_ordered(ds, request))
+    return _v1_list(ordered, request, keep_order=True)
+
+
+def _v1_notes_ordered(ds: Dataset, request: Request) -> list[Record]:
+    """Every note the request selects, in its ``sort`` order (400 for a sort field notes do not have)."""
     params = request.params
     records = [r for r in ds.records["notes"].values() if r.get("active_flag", True)]
     known = set().union(*(r.keys() for r in records)) if records else set()
@@ -314,7 +415,7 @@ def _v1_notes(ds: Dataset, request: Request) -> dict[str, Any]:
     if "start_date" in params or "end_date" in params:
         records = [r for r in records if _note_day_in_range(r, params)]
     records = _time_window(records, params)
-    return _v1_list(records, request)
+    return sort_v1(records, params.get("sort", []))
 
 
 def _note_day_in_range(record: Record, params: Params) -> bool:

@@ -19,6 +19,7 @@ from pipedrive_emulator import mutations
 from pipedrive_emulator.data import Dataset, generate
 from pipedrive_emulator.errors import ApiError, error_envelope
 from pipedrive_emulator.faults import Fault, FaultInjector, FaultProfile, resolve_profile
+from pipedrive_emulator.listindex import ListIndex
 from pipedrive_emulator.ratelimit import RateLimiter
 from pipedrive_emulator.requestlog import RequestLog, RequestRecord
 from pipedrive_emulator.routes import Request, api_version_and_path, build_routes, match_route
@@ -63,6 +64,8 @@ class Emulator:
         self.retry_after = retry_after
         self.lock = threading.RLock()
         self.dataset: Dataset = generate(deals, seed=seed)
+        # Paging views of the dataset: whatever changes the dataset must call ``self.index.invalidate()``.
+        self.index = ListIndex()
         self.limiter = RateLimiter(plan, seats, enforce=rate_limits)
         self.faults = FaultInjector(resolve_profile(faults), seed)
         self.log = RequestLog()
@@ -141,7 +144,10 @@ class Emulator:
     def mutate(self, **changes: Any) -> dict[str, Any]:
         """Change the dataset between runs (see ``mutations.mutate``); returns its summary."""
         with self.lock:
-            return mutations.mutate(self.dataset, **changes)
+            try:
+                return mutations.mutate(self.dataset, **changes)
+            finally:
+                self.index.invalidate()
 
     def set_faults(self, profile: str | FaultProfile | None) -> None:
         """Switch the fault profile (None turns faults off)."""
@@ -196,7 +202,7 @@ class Emulator:
         try:
             parsed = validate_query(route.operation, params)
             with self.lock:
-                body = route.handler(self.dataset, Request(route.operation, parsed, path_params))
+                body = route.handler(self.dataset, Request(route.operation, parsed, path_params, self.index))
                 payload = _encode(body)
         except ApiError as exc:
             return _Answer(
