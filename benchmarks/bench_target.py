@@ -1,8 +1,10 @@
 """Benchmark of target-pipeboard-postgres: wall time and peak RSS against raw COPY and MeltanoLabs' target.
 
-Run: ``.venv/bin/python benchmarks/bench_target.py [--records 100000] [--large 500000] [--skip-meltanolabs]``
-(not part of ``make test``). MeltanoLabs' target-postgres is run from ``.venv-bench-meltanolabs`` with default
-settings when that venv exists (``python3 -m venv .venv-bench-meltanolabs &&
+Run: ``.venv/bin/python benchmarks/bench_target.py [--records 100000] [--large 500000] [--skip-meltanolabs]
+[--baseline DIR]`` (not part of ``make test``). ``--baseline`` also runs an older copy of the package (DIR
+holds a ``target_pipeboard_postgres/`` folder, put first on PYTHONPATH): a before/after table in one run.
+MeltanoLabs' target-postgres is run from ``.venv-bench-meltanolabs`` with default settings when that venv
+exists (``python3 -m venv .venv-bench-meltanolabs &&
 .venv-bench-meltanolabs/bin/pip install meltanolabs-target-postgres==0.8.1``).
 """
 
@@ -51,11 +53,15 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
-def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[float, float]:
+def run_measured(
+    command: list[str], stdin_path: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float]:
     """Run a command; return wall seconds and the child's peak RSS in MB (from wait4)."""
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     assert process.stderr is not None
     errors = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -102,11 +108,25 @@ def raw_copy(url: str, csv_path: Path, columns: list[str], records: int) -> Resu
     return Result("raw COPY (psql \\copy, CSV)", records, seconds, rss, count_rows(url, "raw", "deals"))
 
 
-def ours(url: str, singer_path: Path, records: int, schema: str, label: str, workdir: Path) -> Result:
-    """target-pipeboard-postgres with default settings (validation on)."""
+def ours(
+    url: str,
+    singer_path: Path,
+    records: int,
+    schema: str,
+    label: str,
+    workdir: Path,
+    package_dir: Path | None = None,
+) -> Result:
+    """target-pipeboard-postgres with default settings (validation on); ``package_dir`` runs an older copy."""
     config = workdir / f"ours-{schema}.json"
     config.write_text(json.dumps({"database_url": url, "default_target_schema": schema}), encoding="utf-8")
-    seconds, rss = run_measured([str(OUR_TARGET), "--config", str(config)], singer_path)
+    env = None
+    if package_dir is not None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(package_dir), os.environ.get("PYTHONPATH", "")]),
+        }
+    seconds, rss = run_measured([str(OUR_TARGET), "--config", str(config)], singer_path, env)
     return Result(label, records, seconds, rss, count_rows(url, schema, STREAM))
 
 
@@ -139,6 +159,9 @@ def main() -> None:
         "--large", type=int, default=0, help="also load this many records with ours (e.g. 500000)"
     )
     parser.add_argument("--skip-meltanolabs", action="store_true")
+    parser.add_argument(
+        "--baseline", type=Path, help="folder holding an older target_pipeboard_postgres/ to compare with"
+    )
     args = parser.parse_args()
 
     database = f"bench_target_{uuid.uuid4().hex[:8]}"
@@ -161,6 +184,11 @@ def main() -> None:
                 flush=True,
             )
             results.append(raw_copy(url, csv_path, columns, args.records))
+            if args.baseline:
+                for label in ("baseline: first load", "baseline: full upsert reload"):
+                    results.append(
+                        ours(url, singer_path, args.records, "baseline", label, workdir, args.baseline)
+                    )
             results.append(ours(url, singer_path, args.records, "ours", "pipeboard: first load", workdir))
             results.append(
                 ours(url, singer_path, args.records, "ours", "pipeboard: full upsert reload", workdir)

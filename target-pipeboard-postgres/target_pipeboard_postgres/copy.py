@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -59,7 +60,22 @@ def to_json(value: Any) -> str:
     return _dumps(strip_nul(value)) if "\\u0000" in text else text
 
 
+def _plain_json_refusal(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+# The C-accelerated stdlib encoder gives the same text as simplejson for plain JSON values (str, int, float,
+# bool, None, dict, list); anything else (Decimal, dates, ...) makes it refuse and simplejson takes over.
+_plain_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain_json_refusal
+).encode
+
+
 def _dumps(value: Any) -> str:
+    try:
+        return _plain_dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        pass
     return simplejson.dumps(
         value,
         use_decimal=True,
@@ -253,8 +269,15 @@ def encode_record(record: dict[str, Any], properties: Sequence[str], types: Sequ
 _INLINE = {
     "text": "v if type(v) is str and '\\x00' not in v else {e}(v)",
     "bigint": "str(v) if type(v) is int else {e}(v)",
-    "numeric": "str(v) if type(v) is int else {e}(v)",
+    "numeric": (
+        "str(v) if type(v) is int else format(v, 'f') if type(v) is Decimal and v.is_finite() else {e}(v)"
+    ),
     "boolean": "('true' if v else 'false') if type(v) is bool else {e}(v)",
+    "timestamptz": (
+        "(p.isoformat() if (p := DATETIME_FROM_ISO(v)).tzinfo is not None else {e}(v)) "
+        "if type(v) is str else {e}(v)"
+    ),
+    "date": "DATE_FROM_ISO(v).isoformat() if type(v) is str and len(v) == 10 else {e}(v)",
 }
 
 
@@ -274,23 +297,27 @@ def compile_encoder(properties: Sequence[str], types: Sequence[str]) -> Callable
         "encode_record": encode_record,
         "PROPERTIES": tuple(properties),
         "TYPES": tuple(types),
+        "Decimal": decimal.Decimal,
+        "DATETIME_FROM_ISO": datetime.datetime.fromisoformat,
+        "DATE_FROM_ISO": datetime.date.fromisoformat,
     }
     body = []
     for index, (prop, pg_type) in enumerate(zip(properties, types, strict=True)):
         name = f"e{index}"
         namespace[name] = ENCODERS[pg_type]
         inline = _INLINE.get(pg_type, "{e}(v)").format(e=name)
-        body.append(f"        v = g({prop!r})\n        out.append(None if v is None else ({inline}))")
+        body.append(f"            None if (v := g({prop!r})) is None else ({inline}),")
+    # One tuple display: no list, no append call per value.
     source = "\n".join(
         [
             "def encode(record):",
             "    g = record.get",
-            "    out = []",
             "    try:",
+            "        return (",
             *body,
+            "        )",
             "    except ValueError:",
             "        return encode_record(record, PROPERTIES, TYPES)",
-            "    return tuple(out)",
         ]
     )
     exec(compile(source, "<pipeboard-encoder>", "exec"), namespace)  # noqa: S102 - names are repr() literals
@@ -323,7 +350,7 @@ def copy_line(values: Iterable[str | None]) -> str:
     """
     row = tuple(values)
     nulls = row.count(None)
-    line = "\t".join("\\N" if value is None else value for value in row)
+    line = "\t".join(["\\N" if value is None else value for value in row])
     # Fast path: nothing to escape when the only backslashes are the NULL markers and tabs only separate.
     if (
         line.count("\\") != nulls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import decimal
 import typing as t
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from psycopg2.extensions import connection as PgConnection  # noqa: N812
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.io_base import SingerReader
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
@@ -19,8 +21,32 @@ from target_pipeboard_postgres.connector import Connector
 from target_pipeboard_postgres.metrics import TargetMetrics
 from target_pipeboard_postgres.sinks import APPEND_ONLY, OVERWRITE, UPSERT, PostgresSink
 
+try:  # optional speed-up: msgspec parses Singer lines about twice as fast as the stdlib
+    import msgspec.json
+except ImportError:  # pragma: no cover - depends on the installation
+    msgspec = None
+
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
 INVALID_RECORD_POLICIES = ("fail", "quarantine")
+
+
+class FastSingerReader(SingerReader):
+    """The SDK's reader with msgspec parsing; lines msgspec refuses go through the SDK's own parser.
+
+    Results are the same as the SDK's (numbers with a fraction or exponent become ``Decimal``); the stdlib
+    fallback keeps its leniencies (``NaN`` literals, lone surrogates) and its error for invalid lines.
+    """
+
+    _decode = msgspec.json.Decoder(float_hook=decimal.Decimal).decode if msgspec is not None else None
+
+    @override
+    def deserialize_json(self, line: str) -> dict:
+        if self._decode is not None:
+            try:
+                return self._decode(line)
+            except msgspec.DecodeError:
+                pass
+        return super().deserialize_json(line)
 
 
 @dataclass
@@ -66,6 +92,7 @@ class TargetPipeboardPostgres(Target):
 
     name = "target-pipeboard-postgres"
     default_sink_class = PostgresSink
+    message_reader_class = FastSingerReader
     capabilities: t.ClassVar[list] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,

@@ -6,6 +6,7 @@ through the SDK's jsonschema validator, which raises the precise ``InvalidRecord
 
 from __future__ import annotations
 
+import decimal
 import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -127,6 +128,9 @@ def compile_schema(schema: Mapping[str, Any] | bool, root: Mapping[str, Any]) ->
         return _always
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda value: first(value) and second(value)
     return lambda value: all(check(value) for check in checks)
 
 
@@ -143,6 +147,11 @@ def _type_expression(names: list[str], plain_name: str) -> str | None:
     if any(name not in _TYPE_CHECKS for name in names):
         return None
     parts = [f"isinstance(v, {plain_name})"]
+    # Exact-type shortcuts first (bool is never of these exact types); the general tests follow unchanged.
+    if "number" in names:
+        parts.insert(0, "type(v) in EXACT_NUMBERS")
+    elif "integer" in names:
+        parts.insert(0, "type(v) is int")
     if "number" in names:
         parts.append("(isinstance(v, Number) and v is not True and v is not False)")
     elif "integer" in names:
@@ -158,7 +167,11 @@ def _generated_object_check(
 
     Property names enter the source only as ``repr()`` string literals; types as names bound in the namespace.
     """
-    namespace: dict[str, Any] = {"Number": numbers.Number, "MISSING": _MISSING}
+    namespace: dict[str, Any] = {
+        "Number": numbers.Number,
+        "MISSING": _MISSING,
+        "EXACT_NUMBERS": frozenset({int, float, decimal.Decimal}),
+    }
     lines = ["def check(r):", "    if not isinstance(r, dict):", "        return True", "    g = r.get"]
     lines.extend(f"    if {name!r} not in r:\n        return False" for name in required)
     for index, (name, sub) in enumerate(sub_schemas.items()):
