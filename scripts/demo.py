@@ -241,9 +241,11 @@ def describe_changes(summary: dict[str, Any]) -> str:
 def describe_requests(log: list[Any]) -> str:
     """How many list requests the tap sent, and how many asked only for changes (``updated_since``)."""
     incremental = Counter(r.path for r in log if "updated_since" in r.params)
+    if not incremental:
+        return f"{len(log)} API requests, all of them full reads (no bookmark yet)"
     return (
         f"{len(log)} API requests, {sum(incremental.values())} of them incremental (updated_since) "
-        f"on {', '.join(sorted(incremental)) or 'no endpoint'}"
+        f"on {', '.join(sorted(incremental))}"
     )
 
 

@@ -381,7 +381,9 @@ def test_demo_script_runs_twice_the_second_time_incrementally(
     assert "main_bi" in second.stdout
     incremental = [line for line in second.stdout.splitlines() if line.startswith("Synced:")]
     assert len(incremental) == 1
-    assert " 0 of them incremental" not in incremental[0]
+    assert "of them incremental (updated_since) on " in incremental[0]
+    assert "/api/v2/deals" in incremental[0]
+    assert "all of them full reads" in first.stdout
 
 
 @pytest.fixture(autouse=True)
