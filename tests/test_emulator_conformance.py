@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 from collections import Counter
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from pipeboard_testkit.openapi import inline_refs, load_spec, spec_dir
 from pipedrive_emulator import Emulator
 from pipedrive_emulator.data import NULLABLE_IN_PRACTICE, V1_TIMESTAMPS_DESPITE_DATE_TIME
 from pipedrive_emulator.pagination import parse_timestamp
 from pipedrive_emulator.spec_facts import FACTS_PATH, SERVED_OPERATIONS, generate_facts, render_facts
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGES = 3
 
 # Which dataset entity the list items of an operation are (for the data layer's documented spec gaps).
@@ -37,31 +34,6 @@ ITEM_ENTITY = {
     "/activityTypes": "activity_types",
     "/leadFields": "lead_fields",
 }
-
-
-def spec_dir() -> Path:
-    path = Path(os.environ.get("PIPEBOARD_PIPEDRIVE_SPEC_DIR", REPO_ROOT.parent / "shared" / "pipedrive-api"))
-    if not (path / "v2.yaml").is_file():
-        pytest.skip(f"Pipedrive spec files not found in {path} (set PIPEBOARD_PIPEDRIVE_SPEC_DIR)")
-    return path
-
-
-@cache
-def load_spec(api: str) -> dict[str, Any]:
-    return yaml.load((spec_dir() / f"{api}.yaml").read_bytes(), Loader=yaml.CSafeLoader)
-
-
-def inline(spec: dict[str, Any], node: Any) -> Any:
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target: Any = spec
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part]
-            return inline(spec, target)
-        return {key: inline(spec, value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [inline(spec, value) for value in node]
-    return node
 
 
 def parts(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -99,7 +71,9 @@ def patch_documented_gaps(schema: dict[str, Any], entity: str | None) -> None:
 def response_validator(api: str, path: str) -> OAS30ReadValidator:
     spec = load_spec(api)
     schema = copy.deepcopy(
-        inline(spec, spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"])
+        inline_refs(
+            spec, spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        )
     )
     patch_documented_gaps(schema, ITEM_ENTITY.get(path))
     return OAS30ReadValidator(schema, format_checker=oas30_format_checker)

@@ -9,13 +9,11 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from pipeboard_testkit.openapi import inline_refs, load_spec
 from pipedrive_emulator.clock import Clock
 from pipedrive_emulator.data import (
     NULLABLE_IN_PRACTICE,
@@ -30,7 +28,6 @@ from pipedrive_emulator.data import (
 from pipedrive_emulator.generators.custom_fields import USER_CREATABLE_TYPES
 from pipedrive_emulator.mutations import ADVANCE_SECONDS, mutate
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 V2_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 V1_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 ISO_MS_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -428,29 +425,6 @@ def test_clock_starts_from_the_seed_and_moves_only_forward():
 # --- conformance with the official OpenAPI response schemas -----------------------------------------------
 
 
-def spec_dir() -> Path:
-    return Path(os.environ.get("PIPEBOARD_PIPEDRIVE_SPEC_DIR", REPO_ROOT.parent / "shared" / "pipedrive-api"))
-
-
-@cache
-def load_spec(version: str) -> dict:
-    with (spec_dir() / f"{version}.yaml").open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=yaml.CSafeLoader)
-
-
-def resolve(spec: dict, node: Any) -> Any:
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target: Any = spec
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part]
-            return resolve(spec, target)
-        return {k: resolve(spec, v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [resolve(spec, v) for v in node]
-    return node
-
-
 def find_data(schema: dict) -> dict:
     if "data" in schema.get("properties", {}):
         return schema["properties"]["data"]
@@ -465,7 +439,7 @@ def find_data(schema: dict) -> dict:
 def item_schema(version: str, path: str, entity: str) -> dict:
     spec = load_spec(version)
     response = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    data = find_data(resolve(spec, response))
+    data = find_data(inline_refs(spec, response))
     return apply_spec_gaps(entity, data.get("items", data))
 
 
@@ -479,7 +453,7 @@ def test_every_documented_spec_gap_is_needed(ds):
         version, path = ("v1", "/notes") if entity == "notes" else ("v2", paths[entity])
         spec = load_spec(version)
         response = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        strict = find_data(resolve(spec, response))["items"]["properties"]
+        strict = find_data(inline_refs(spec, response))["items"]["properties"]
         assert not any(strict[prop].get("nullable") for prop in props), entity
     for entity, props in V1_TIMESTAMPS_DESPITE_DATE_TIME.items():
         assert props == {"add_time", "update_time"}, entity

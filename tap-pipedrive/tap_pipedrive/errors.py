@@ -16,8 +16,8 @@ def _describe(status: int, path: str, error: str | None, error_info: str | None)
     return message
 
 
-class PipedriveAPIError(PipedriveError):
-    """A non-retriable answer (400, 401, 405, 410, 415, 422…): the request itself is wrong.
+class PipedriveAnswerError(PipedriveError):
+    """An HTTP answer that ends this request: carries the status, the path and Pipedrive's own words.
 
     Args:
         status: HTTP status code.
@@ -36,20 +36,15 @@ class PipedriveAPIError(PipedriveError):
         self.error_info = error_info
 
 
-class EndpointNotInPlan(PipedriveError):  # noqa: N818 — name fixed by the tap's interface
+class PipedriveAPIError(PipedriveAnswerError):
+    """A non-retriable answer (400, 401, 405, 410, 415, 422…): the request itself is wrong."""
+
+
+class EndpointNotInPlan(PipedriveAnswerError):  # noqa: N818 — name fixed by the tap's interface
     """A 402, 403 or 404: the company's plan or permissions do not include this endpoint.
 
-    The caller logs it once and skips the stream. Same arguments as PipedriveAPIError.
+    The caller logs it once and skips the stream.
     """
-
-    def __init__(
-        self, status: int, path: str, error: str | None = None, error_info: str | None = None
-    ) -> None:
-        super().__init__(_describe(status, path, error, error_info))
-        self.status = status
-        self.path = path
-        self.error = error
-        self.error_info = error_info
 
 
 class BudgetExhausted(PipedriveError):  # noqa: N818 — name fixed by the tap's interface
