@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
+from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -92,7 +93,7 @@ def tap_env(emulator: Any, system_db: Path) -> dict[str, str]:
     }
 
 
-def query(url: str, statement: str, params: tuple = ()) -> list[tuple]:
+def query(url: str, statement: str | sql.Composable, params: tuple = ()) -> list[tuple]:
     """Rows of one statement."""
     conn = psycopg2.connect(url)
     try:
@@ -239,6 +240,37 @@ def assert_matches_truth(url: str, emulator: Any) -> None:
         assert actual == expected, f"deal {deal_id}"
 
 
+def listed_ids(emulator: Any) -> dict[str, set[Any]]:
+    """Per table, the ids Pipedrive lists: everything but soft-deleted contacts/items and inactive notes."""
+    listed = {
+        stream: emulator.records(stream)
+        for stream in (
+            "deals",
+            "deal_products",
+            "leads",
+            "users",
+            "activity_types",
+            "lead_labels",
+            "currencies",
+        )
+    }
+    listed["notes"] = [r for r in emulator.records("notes") if r.get("active_flag", True)]
+    for stream in ("organizations", "persons", "activities", "products", "pipelines", "stages"):
+        listed[stream] = [r for r in emulator.records(stream) if not r.get("is_deleted")]
+    return {stream: {r["id"] for r in records} for stream, records in listed.items()}
+
+
+def assert_every_table_loaded_completely(url: str, emulator: Any) -> None:
+    """Each entity table holds exactly the account's records, each once."""
+    for table, expected in listed_ids(emulator).items():
+        loaded = [
+            row[0]
+            for row in query(url, sql.SQL("SELECT id FROM {}").format(sql.Identifier("pipedrive", table)))
+        ]
+        assert len(loaded) == len(set(loaded)), f"{table} has duplicate ids"
+        assert set(loaded) == expected, table
+
+
 # ------------------------------------------------------------------------------------------ the tests
 
 
@@ -250,6 +282,7 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
 
     meltano.run("--environment=dev", "run", *PIPELINE, env=env)
 
+    assert_every_table_loaded_completely(url, emulator)
     assert_matches_truth(url, emulator)
     first_seen = list(dict.fromkeys(r.path for r in emulator.request_log))
     order = [first_seen.index(path) for path in SYNC_ORDER]
@@ -271,6 +304,7 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
     for request in deal_requests:
         since = parse_time(request.params["updated_since"])
         assert any(mark - dt.timedelta(days=1) <= since <= mark for mark in bookmarks), (since, bookmarks)
+    assert_every_table_loaded_completely(url, emulator)
     assert_matches_truth(url, emulator)
     rows = main_bi(url)
     for deal_id in changes["deleted"]["deals"]:
