@@ -228,11 +228,25 @@ def test_alert_rules_cover_freshness_failures_token_budget_and_circuit_breaker()
         ),
         pytest.param(
             "PipeboardTokenBudgetLow",
-            # 100000 tokens after the daily reset, spent down to 9000 (9 %) by minute 60
-            {'pipeboard_tap_daily_tokens_remaining{job="tap-pipedrive"}': "100000-1000x50 50000x9 9000x30"},
-            "70m",
-            "30m",
+            # a 100000-token budget: 11 % left for 30 minutes, then 9 %
+            {
+                'pipeboard_tap_daily_tokens_remaining{job="tap-pipedrive",instance="p"}': "11000x30 9000x30",
+                'pipeboard_tap_daily_tokens_limit{job="tap-pipedrive",instance="p"}': "100000x60",
+            },
+            "45m",
+            "15m",
             id="token-budget",
+        ),
+        pytest.param(
+            "PipeboardTokenBudgetLow",
+            # no limit header seen yet (gauge 0) for 30 minutes, then 5000 of 100000 tokens left
+            {
+                'pipeboard_tap_daily_tokens_remaining{job="tap-pipedrive",instance="p"}': "0x30 5000x30",
+                'pipeboard_tap_daily_tokens_limit{job="tap-pipedrive",instance="p"}': "0x30 100000x30",
+            },
+            "45m",
+            "15m",
+            id="token-budget-zero-limit",
         ),
         pytest.param(
             "PipeboardCircuitBreakerOpen",

@@ -96,6 +96,11 @@ class TapMetrics:
             "(x-daily-ratelimit-token-remaining of the last response).",
             registry=registry,
         )
+        self.daily_tokens_limit = Gauge(
+            "pipeboard_tap_daily_tokens_limit",
+            "The company's whole daily token budget (x-daily-ratelimit-token-limit of the last response).",
+            registry=registry,
+        )
         self.rate_limited = Counter(
             "pipeboard_tap_rate_limited_total",
             "Responses with HTTP 429 (burst or daily budget).",
@@ -174,12 +179,16 @@ class TapMetrics:
         """Count RECORD messages written for ``stream``."""
         self.records.labels(stream=stream).inc(count)
 
-    def set_ratelimit(self, remaining: int | None, daily_remaining: int | None) -> None:
+    def set_ratelimit(
+        self, remaining: int | None, daily_remaining: int | None, daily_limit: int | None = None
+    ) -> None:
         """Set the burst-window and daily-budget gauges from the last answer (None leaves one unchanged)."""
         if remaining is not None:
             self.ratelimit_remaining.set(remaining)
         if daily_remaining is not None:
             self.daily_tokens_remaining.set(daily_remaining)
+        if daily_limit is not None:
+            self.daily_tokens_limit.set(daily_limit)
 
     def cache_result(self, result: str) -> None:
         """Count one cache look-up: ``hit``, ``miss`` or ``error``."""

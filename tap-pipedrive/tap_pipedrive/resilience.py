@@ -221,6 +221,7 @@ class ApiGuard:
         self._metrics.set_ratelimit(
             header_int(headers, "x-ratelimit-remaining"),
             header_int(headers, "x-daily-ratelimit-token-remaining"),
+            header_int(headers, "x-daily-ratelimit-token-limit"),
         )
         if self._pacer.limit is not None:
             self._announce_once(

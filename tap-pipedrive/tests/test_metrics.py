@@ -55,7 +55,7 @@ def test_registry_exports_exactly_the_contracted_tap_metrics_and_process_metrics
     contract = contract_tap_metrics()
     found = exported(metrics)
 
-    assert len(contract) == 14
+    assert len(contract) == 15
     assert {name for name in found if name.startswith("pipeboard_")} == set(contract)
     for name, (kind, labels) in contract.items():
         assert found[name][0] == kind, name
@@ -157,7 +157,34 @@ def test_guard_records_requests_tokens_and_rate_limit_headers(make_emulator: Cal
         record.token_cost for record in log
     )
     assert value(metrics, "pipeboard_tap_daily_tokens_remaining") == 30_000 - sum(r.token_cost for r in log)
+    assert value(metrics, "pipeboard_tap_daily_tokens_limit") == 30_000
     assert value(metrics, "pipeboard_tap_ratelimit_remaining") == 20 - 3
     assert emulator.token.encode() not in b"".join(
         str(sample).encode() for family in metrics.registry.collect() for sample in family.samples
     )
+
+
+@pytest.mark.parametrize(("plan", "seats"), [("lite", 1), ("premium", 3)])
+def test_daily_budget_gauges_follow_the_headers_of_the_last_answer(
+    make_emulator: Callable[..., Any], plan: str, seats: int
+) -> None:
+    emulator = make_emulator(deals=20, plan=plan, seats=seats)
+    metrics = TapMetrics()
+    guard = ApiGuard(ResiliencePolicy(), metrics, logging.getLogger("tap-metrics-test"))
+    session = requests.Session()
+
+    assert value(metrics, "pipeboard_tap_daily_tokens_limit") == 0
+    for _ in range(2):
+        request = requests.Request(
+            "GET",
+            f"{emulator.base_url}/api/v2/deals",
+            params={"limit": 5},
+            headers={"x-api-token": emulator.token},
+        ).prepare()
+        response = guard.send(session, request, endpoint="/api/v2/deals", token_cost=10)
+
+    limit = int(response.headers["x-daily-ratelimit-token-limit"])
+    remaining = int(response.headers["x-daily-ratelimit-token-remaining"])
+    assert limit == 30_000 * {"lite": 1, "premium": 5}[plan] * seats
+    assert value(metrics, "pipeboard_tap_daily_tokens_limit") == limit
+    assert value(metrics, "pipeboard_tap_daily_tokens_remaining") == remaining < limit
