@@ -66,9 +66,20 @@ def _plain_json_refusal(value: Any) -> Any:
 
 # The C-accelerated stdlib encoder gives the same text as simplejson for plain JSON values (str, int, float,
 # bool, None, dict, list); anything else (Decimal, dates, ...) makes it refuse and simplejson takes over.
-_plain_dumps = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain_json_refusal
-).encode
+if json.encoder.c_make_encoder is not None:
+    # The C encoder JSONEncoder.encode would build on every call, built once (no circular-reference markers:
+    # a cycle ends in RecursionError, which sends the value to simplejson like any refusal).
+    _plain_chunks = json.encoder.c_make_encoder(
+        None, _plain_json_refusal, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def _plain_dumps(value: Any) -> str:
+        return "".join(_plain_chunks(value, 0))
+
+else:  # pragma: no cover - CPython always has the C encoder
+    _plain_dumps = json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain_json_refusal
+    ).encode
 
 
 def _dumps(value: Any) -> str:
@@ -266,7 +277,7 @@ def encode_record(record: dict[str, Any], properties: Sequence[str], types: Sequ
 
 
 # Inline fast paths of the generated encoder: the common Python type of each column type, no call needed.
-_INLINE = {
+INLINE_ENCODINGS = {
     "text": "v if type(v) is str and '\\x00' not in v else {e}(v)",
     "bigint": "str(v) if type(v) is int else {e}(v)",
     "numeric": (
@@ -305,7 +316,7 @@ def compile_encoder(properties: Sequence[str], types: Sequence[str]) -> Callable
     for index, (prop, pg_type) in enumerate(zip(properties, types, strict=True)):
         name = f"e{index}"
         namespace[name] = ENCODERS[pg_type]
-        inline = _INLINE.get(pg_type, "{e}(v)").format(e=name)
+        inline = INLINE_ENCODINGS.get(pg_type, "{e}(v)").format(e=name)
         body.append(f"            None if (v := g({prop!r})) is None else ({inline}),")
     # One tuple display: no list, no append call per value.
     source = "\n".join(

@@ -18,6 +18,7 @@ from typing_extensions import override
 from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.connector import Connector, SchemaEvolutionError, pg_type_for, widen
 from target_pipeboard_postgres.copy import FieldError, compile_encoder, copy_line, exceeds_int64, to_json
+from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
 from target_pipeboard_postgres.validation import FastValidator
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ class PostgresSink(Sink):
         self._rows: list[tuple] = []
         self._rejects: list[tuple] = []
         self._needs_numeric: set[int] = set()
+        self._row_maker: RowMaker | None = None
+        self._made: tuple[dict, tuple] | None = None
 
     # --- set-up: names and column types, known before the first record ---
 
@@ -154,6 +157,9 @@ class PostgresSink(Sink):
         self._key_index = [properties.index(prop) for prop in self.key_properties]
         self._bigint_index = [i for i, pg_type in enumerate(types) if pg_type == "bigint"]
         self._encode = compile_encoder(self.properties, self.types)
+        # Validation and encoding in one pass when validating (records it is unsure of take the general path).
+        if self._validator is not None:
+            self._row_maker = compile_row_maker(self.schema, self.properties, self.types)
         self._deduplicate = bool(self.key_columns) and self.load_method != APPEND_ONLY
 
     @override
@@ -183,6 +189,12 @@ class PostgresSink(Sink):
     @override
     def _validate_and_parse(self, record: dict) -> dict:
         self._pending_reject = None
+        self._made = None
+        if self._row_maker is not None:
+            values = self._row_maker(record)
+            if values is not None:
+                self._made = (record, values)
+                return record
         if self._validator is not None:
             try:
                 self._validator.validate(record)
@@ -201,6 +213,10 @@ class PostgresSink(Sink):
 
     @override
     def process_record(self, record: dict, context: dict) -> None:
+        made, self._made = self._made, None
+        if self._pending_reject is None and made is not None and made[0] is record:
+            self._keep(made[1], record)
+            return
         if self._pending_reject is None:
             try:
                 values = self._encode(record)

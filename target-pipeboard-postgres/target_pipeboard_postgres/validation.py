@@ -52,7 +52,7 @@ _TYPE_CHECKS: dict[str, Check] = {
 }
 
 
-_PYTHON_TYPES: dict[str, type] = {
+PYTHON_TYPES: dict[str, type] = {
     "null": type(None),
     "boolean": bool,
     "string": str,
@@ -70,12 +70,12 @@ def type_check(names: list[str]) -> Check:
     Returns:
         value → bool, matching jsonschema's type semantics (bool is not a number; 1.0 is an integer).
     """
-    plain = tuple(_PYTHON_TYPES[name] for name in names if name in _PYTHON_TYPES)
+    plain = tuple(PYTHON_TYPES[name] for name in names if name in PYTHON_TYPES)
     if "number" in names:
         return lambda value: isinstance(value, plain) or _is_number(value)
     if "integer" in names:
         return lambda value: isinstance(value, plain) or _is_integer(value)
-    unknown = [name for name in names if name not in _PYTHON_TYPES]
+    unknown = [name for name in names if name not in PYTHON_TYPES]
     if unknown:
         checks = [_TYPE_CHECKS[name] for name in names]
         return lambda value: any(check(value) for check in checks)
@@ -134,7 +134,7 @@ def compile_schema(schema: Mapping[str, Any] | bool, root: Mapping[str, Any]) ->
     return lambda value: all(check(value) for check in checks)
 
 
-_ANNOTATIONS = frozenset(
+ANNOTATIONS = frozenset(
     {
         "type", "title", "description", "default", "examples", "format", "$comment", "readOnly", "writeOnly",
         "deprecated", "contentMediaType", "contentEncoding",
@@ -142,7 +142,7 @@ _ANNOTATIONS = frozenset(
 )  # fmt: skip
 
 
-def _type_expression(names: list[str], plain_name: str) -> str | None:
+def type_expression(names: list[str], plain_name: str) -> str | None:
     """Python source testing ``v`` against JSON type names (None when a name is unknown)."""
     if any(name not in _TYPE_CHECKS for name in names):
         return None
@@ -176,11 +176,11 @@ def _generated_object_check(
     lines.extend(f"    if {name!r} not in r:\n        return False" for name in required)
     for index, (name, sub) in enumerate(sub_schemas.items()):
         expression = None
-        if isinstance(sub, Mapping) and sub.keys() <= _ANNOTATIONS and "type" in sub:
+        if isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub:
             names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
             plain_name = f"p{index}"
-            namespace[plain_name] = tuple(_PYTHON_TYPES[n] for n in names if n in _PYTHON_TYPES)
-            expression = _type_expression(names, plain_name)
+            namespace[plain_name] = tuple(PYTHON_TYPES[n] for n in names if n in PYTHON_TYPES)
+            expression = type_expression(names, plain_name)
         if expression is None:
             namespace[f"c{index}"] = compile_schema(sub, root)
             expression = f"c{index}(v)"

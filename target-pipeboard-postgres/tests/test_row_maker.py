@@ -1,0 +1,182 @@
+"""The merged validate-and-encode pass gives exactly the general path's rows, and defers whenever unsure."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+
+import jsonschema
+import pytest
+import simplejson
+from singer_sdk.exceptions import InvalidRecord
+from target_pipeboard_postgres.connector import pg_type_for
+from target_pipeboard_postgres.copy import FieldError, compile_encoder, to_json
+from target_pipeboard_postgres.fastpath import compile_row_maker
+from target_pipeboard_postgres.validation import FastValidator
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "title": {"type": ["string", "null"]},
+        "value": {"type": ["number", "null"]},
+        "count": {"type": ["integer", "null"]},
+        "flag": {"type": ["boolean", "null"]},
+        "at": {"type": ["string", "null"], "format": "date-time"},
+        "day": {"type": ["string", "null"], "format": "date"},
+        "labels": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "extra": {"type": ["object", "null"]},
+        "nested": {"type": "object", "properties": {"x": {"type": "integer"}}},
+        "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        "anything": {},
+        "short": {"type": "string", "maxLength": 3},
+    },
+}
+PROPERTIES = list(SCHEMA["properties"])
+TYPES = [pg_type_for(SCHEMA["properties"][prop]) for prop in PROPERTIES]
+
+PLAIN = {
+    "id": 1,
+    "title": "Deal\tone",
+    "value": decimal.Decimal("12.50"),
+    "count": 3,
+    "flag": True,
+    "at": "2024-03-01T10:00:00+00:00",
+    "day": "2024-03-01",
+    "labels": [1, 2],
+    "extra": {"a": [None, "ü"]},
+    "nested": {"x": 1},
+    "either": "s",
+    "anything": [1, {"b": 2}],
+    "short": "abc",
+}
+
+
+def _general(record: dict) -> tuple | type[Exception]:
+    """What the general path makes of a record: its row, or the kind of refusal."""
+    try:
+        FastValidator(SCHEMA).validate(record)
+    except InvalidRecord:
+        return InvalidRecord
+    try:
+        return compile_encoder(PROPERTIES, TYPES)(record)
+    except FieldError:
+        return FieldError
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"title": None, "value": None, "count": None, "flag": None, "at": None, "day": None},
+        {"title": "nul\x00byte", "value": 7, "count": 2.0, "flag": False},
+        {"value": 2.5, "at": "2024-03-01T10:00:00", "day": "2024-03-01T23:59:59Z"},
+        {"value": decimal.Decimal("NaN"), "at": "2024-03-01T10:00:00.5+05:30", "day": "2024-W09-5"},
+        {"at": datetime.datetime(2024, 3, 1, tzinfo=datetime.UTC), "day": datetime.date(2024, 3, 1)},
+        {"at": "not a time"},
+        {"day": "2024-02-30"},
+        {"count": 1.5},
+        {"count": True},
+        {"value": "12"},
+        {"flag": "true"},
+        {"title": 5},
+        {"labels": [1, "2"]},
+        {"labels": [1, True]},
+        {"labels": [1, 2.0]},
+        {"labels": [1, decimal.Decimal("2.5")]},
+        {"labels": []},
+        {"labels": None, "extra": None},
+        {"labels": (1, 2)},
+        {"extra": [1]},
+        {"nested": {"x": "1"}},
+        {"nested": None},
+        {"either": 1.5},
+        {"short": "abcd"},
+        {"id": None},
+        {"unknown_property": object()},
+    ],
+)
+def test_row_maker_agrees_with_the_general_path(change):
+    record = {**PLAIN, **change}
+    made = compile_row_maker(SCHEMA, PROPERTIES, TYPES)(record)
+    general = _general(record)
+    if isinstance(general, type):  # refused by the general path: the merged pass must defer to it
+        assert made is None
+    else:  # these accepted records are all within the merged pass's reach
+        assert made == general
+        assert jsonschema.Draft7Validator(SCHEMA).is_valid(record)
+
+
+@pytest.mark.parametrize("missing", PROPERTIES)
+def test_absent_properties_agree_with_the_general_path(missing):
+    record = {key: value for key, value in PLAIN.items() if key != missing}
+    made = compile_row_maker(SCHEMA, PROPERTIES, TYPES)(record)
+    assert made is not None
+    assert made == _general(record)
+
+
+def test_plain_records_take_the_merged_pass():
+    assert compile_row_maker(SCHEMA, PROPERTIES, TYPES)(PLAIN) == _general(PLAIN)
+
+
+def test_required_properties_defer_to_the_general_path_when_absent():
+    schema = {**SCHEMA, "required": ["id"]}
+    make = compile_row_maker(schema, PROPERTIES, TYPES)
+    assert make({key: value for key, value in PLAIN.items() if key != "id"}) is None
+    assert make(PLAIN) == _general(PLAIN)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {**SCHEMA, "additionalProperties": False},
+        {**SCHEMA, "minProperties": 1},
+        {**SCHEMA, "$defs": {"t": {"type": "string"}}},
+        {"type": "object", "properties": {"a": {"$ref": "#/definitions/t"}}, "definitions": {"t": {}}},
+    ],
+)
+def test_unsupported_root_schemas_use_the_general_path(schema):
+    assert compile_row_maker(schema, list(schema["properties"]), ["text"] * len(schema["properties"])) is None
+
+
+def _circular() -> list:
+    value: list = []
+    value.append(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, None, True], "ü": 'x\u2028y"\\\n\x1f', "k": {2: "int", None: "none", True: "bool"}},
+        "top-level text",
+        -0.0,
+        [decimal.Decimal("1.10"), datetime.date(2024, 3, 1)],
+        float("nan"),
+        _circular(),
+    ],
+)
+def test_jsonb_text_matches_the_stdlib_encoder_then_simplejson(value):
+    def reference(item: object) -> str:
+        try:
+            return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(item)
+        except (TypeError, ValueError, RecursionError):
+            return simplejson.dumps(
+                item,
+                use_decimal=True,
+                ensure_ascii=False,
+                separators=(",", ":"),
+                default=str,
+                ignore_nan=False,
+            )
+
+    try:
+        expected: str | type[Exception] = reference(value)
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        ours: str | type[Exception] = to_json(value)
+    except ValueError as exc:
+        ours = type(exc)
+    assert ours == expected
