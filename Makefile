@@ -38,9 +38,14 @@ demo: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/demo.py
 
 # Side-by-side throughput and memory comparisons; not part of `make test`. Figures go in the issue notes.
-bench: install
+bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
+
+# MeltanoLabs' target-postgres in a venv of its own, the peer the target benchmark compares with.
+.venv-bench-meltanolabs/bin/target-postgres:
+	$(PYTHON) -m venv .venv-bench-meltanolabs
+	.venv-bench-meltanolabs/bin/python -m pip install --quiet meltanolabs-target-postgres==0.8.1
 
 clean:
 	-[ -x $(BIN)/python ] && $(BIN)/python scripts/demo.py --stop
