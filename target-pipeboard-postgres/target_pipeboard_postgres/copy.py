@@ -176,7 +176,30 @@ def _timestamptz(value: Any) -> str:
         raise UnfitValueError(f"{value!r} is not a date-time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
+    elif isinstance(value, str) and is_utc_rfc3339(value):
+        return value
     return parsed.isoformat()
+
+
+def is_utc_rfc3339(text: str) -> bool:
+    """Whether date-time text Python parsed is RFC 3339 in UTC with at most microseconds.
+
+    Such text goes to Postgres as is (it reads the same instant); the generated encoders inline this test.
+
+    Args:
+        text: Text ``datetime.fromisoformat`` accepted.
+
+    Returns:
+        True for ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+00:00)``.
+    """
+    n = len(text)
+    if n < 20 or text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":" or text[16] != ":":
+        return False
+    if n == 20:
+        return text[19] == "Z"
+    if n == 25 and text[19:] == "+00:00":
+        return True
+    return 21 < n <= 32 and text[19] == "." and ((text[-1] == "Z" and n <= 27) or text[-6:] == "+00:00")
 
 
 def _date(value: Any) -> str:
@@ -284,11 +307,18 @@ INLINE_ENCODINGS = {
         "str(v) if type(v) is int else format(v, 'f') if type(v) is Decimal and v.is_finite() else {e}(v)"
     ),
     "boolean": "('true' if v else 'false') if type(v) is bool else {e}(v)",
+    # Text Python parsed that is RFC 3339 in UTC (``Z`` or ``+00:00``, at most microseconds) passes as is:
+    # Postgres reads the same instant from it. Anything else is re-printed from the parsed value.
     "timestamptz": (
-        "(p.isoformat() if (p := DATETIME_FROM_ISO(v)).tzinfo is not None else {e}(v)) "
-        "if type(v) is str else {e}(v)"
+        "((v if (n := len(v)) >= 20 and v[10] == 'T' and v[4] == '-' and v[7] == '-' and v[13] == ':' "
+        "and v[16] == ':' and (n == 20 and v[19] == 'Z' or n == 25 and v[19:] == '+00:00' or 21 < n <= 32 "
+        "and v[19] == '.' and (v[-1] == 'Z' and n <= 27 or v[-6:] == '+00:00')) else p.isoformat()) "
+        "if (p := DATETIME_FROM_ISO(v)).tzinfo is not None else {e}(v)) if type(v) is str else {e}(v)"
     ),
-    "date": "DATE_FROM_ISO(v).isoformat() if type(v) is str and len(v) == 10 else {e}(v)",
+    "date": (
+        "(v if v[4] == '-' and v[7] == '-' else d.isoformat()) if type(v) is str and len(v) == 10 "
+        "and (d := DATE_FROM_ISO(v)) else {e}(v)"
+    ),
 }
 
 
@@ -374,13 +404,17 @@ def copy_line(values: Iterable[str | None]) -> str:
     return line + "\n"
 
 
-def exceeds_int64(value: Any) -> bool:
-    """True when an integer value cannot be stored in ``bigint``.
+def copy_chunks(rows: Sequence[Iterable[str | None]], rows_per_chunk: int = 500) -> list[bytes]:
+    """The COPY text-format data of many rows, UTF-8 encoded, in pieces of ``rows_per_chunk`` lines.
 
     Args:
-        value: A record value.
+        rows: Rows of text values or None.
+        rows_per_chunk: Lines per piece (pieces keep memory flat: no one copy of the whole batch).
 
     Returns:
-        Whether it is an int outside the int64 range.
+        The pieces, in row order.
     """
-    return isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX
+    return [
+        "".join(map(copy_line, rows[start : start + rows_per_chunk])).encode("utf-8")
+        for start in range(0, len(rows), rows_per_chunk)
+    ]

@@ -60,7 +60,8 @@ def _is_simple_array(sub: Any) -> bool:
     return "array" in names and isinstance(items, Mapping) and items.keys() <= ANNOTATIONS and "type" in items
 
 
-def _supported_root(schema: Mapping[str, Any], properties: Sequence[str]) -> bool:
+def supported_root(schema: Mapping[str, Any], properties: Sequence[str]) -> bool:
+    """Whether a stream's root schema is within the generated passes' reach (else the general path)."""
     declared = schema.get("type", "object")
     root_types = [declared] if isinstance(declared, str) else list(declared)
     return (
@@ -88,53 +89,70 @@ def compile_row_maker(
         record → tuple of text values / None (exactly the compiled encoder's row), or None meaning "use the
         general path"; None instead of a function when the root schema is beyond this pass.
     """
-    if not _supported_root(schema, properties):
+    if not supported_root(schema, properties):
         return None
-    namespace: dict[str, Any] = {
-        "Number": numbers.Number,
-        "MISSING": _MISSING,
-        "EXACT_NUMBERS": frozenset({int, float, decimal.Decimal}),
-        "Decimal": decimal.Decimal,
-        "DATETIME_FROM_ISO": datetime.datetime.fromisoformat,
-        "DATE_FROM_ISO": datetime.date.fromisoformat,
-        "unsure": _unsure,
-    }
+    namespace = base_namespace()
+    namespace["MISSING"] = _MISSING
     sub_schemas = schema.get("properties") or {}
     lines = ["def make(r):", "    g = r.get"]
     lines.extend(f"    if {name!r} not in r:\n        return None" for name in schema.get("required") or ())
     lines.extend(["    try:", "        return ("])
     for index, (prop, pg_type) in enumerate(zip(properties, types, strict=True)):
-        sub = sub_schemas[prop]
-        encoder = f"e{index}"
-        namespace[encoder] = ENCODERS[pg_type]
-        check = None
-        if isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub:
-            names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
-            namespace[f"p{index}"] = tuple(PYTHON_TYPES[n] for n in names if n in PYTHON_TYPES)
-            check = type_expression(names, f"p{index}")
-        elif _is_simple_array(sub):
-            namespace[f"c{index}"] = compile_schema(sub, schema)
-            namespace[f"a{index}"] = _exact_types(sub["items"].get("type"))
-            names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
-            check = f"(type(v) is list and {{type(x) for x in v}} <= a{index}) or c{index}(v)"
-        if check is not None:
-            inline = INLINE_ENCODINGS.get(pg_type, "{e}(v)").format(e=encoder)
-            if "null" in names:
-                get = f"None if (v := g({prop!r})) is None"
-                lines.append(f"            {get} else ({inline}) if ({check}) else unsure(),")
-            else:
-                lines.append(
-                    f"            None if (v := g({prop!r}, MISSING)) is MISSING else "
-                    f"({inline}) if ({check}) else unsure(),"
-                )
-        else:
-            namespace[f"c{index}"] = compile_schema(sub, schema)
-            get = f"None if (v := g({prop!r}, MISSING)) is MISSING"
-            encode = f"None if v is None else {encoder}(v)"
-            lines.append(f"            {get} else unsure() if not c{index}(v) else {encode},")
+        present = present_value_code(index, sub_schemas[prop], pg_type, schema, namespace)
+        lines.append(f"            None if (v := g({prop!r}, MISSING)) is MISSING else ({present}),")
     lines.extend(["        )", "    except Exception:", "        return None"])
     exec(compile("\n".join(lines), "<pipeboard-row-maker>", "exec"), namespace)  # noqa: S102 - names are repr() literals
     return namespace["make"]
+
+
+def base_namespace() -> dict[str, Any]:
+    """The helpers every generated pass refers to by name."""
+    return {
+        "Number": numbers.Number,
+        "EXACT_NUMBERS": frozenset({int, float, decimal.Decimal}),
+        "Decimal": decimal.Decimal,
+        "DATETIME_FROM_ISO": datetime.datetime.fromisoformat,
+        "DATE_FROM_ISO": datetime.date.fromisoformat,
+        "unsure": _unsure,
+        "Unsure": _Unsure,
+    }
+
+
+def present_value_code(index: int, sub: Any, pg_type: str, root: Mapping[str, Any], namespace: dict) -> str:
+    """Python expression turning ``v`` (a property's value, present in the record) into its row text.
+
+    The expression checks ``v`` against the property's schema and calls ``unsure()`` when it cannot vouch
+    for it; helpers it needs are added to ``namespace`` under names suffixed with ``index``.
+
+    Args:
+        index: The property's position (keeps helper names unique).
+        sub: The property's subschema.
+        pg_type: The column type.
+        root: The whole schema (for subschemas checked by the compiled validator).
+        namespace: The generated code's globals.
+
+    Returns:
+        An expression over ``v``.
+    """
+    encoder = f"e{index}"
+    namespace[encoder] = ENCODERS[pg_type]
+    check = None
+    names: list[str] = []
+    if isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub:
+        names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
+        namespace[f"p{index}"] = tuple(PYTHON_TYPES[n] for n in names if n in PYTHON_TYPES)
+        check = type_expression(names, f"p{index}")
+    elif _is_simple_array(sub):
+        namespace[f"c{index}"] = compile_schema(sub, root)
+        namespace[f"a{index}"] = _exact_types(sub["items"].get("type"))
+        names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
+        check = f"(type(v) is list and {{type(x) for x in v}} <= a{index}) or c{index}(v)"
+    if check is None:
+        namespace[f"c{index}"] = compile_schema(sub, root)
+        return f"unsure() if not c{index}(v) else None if v is None else {encoder}(v)"
+    inline = INLINE_ENCODINGS.get(pg_type, "{e}(v)").format(e=encoder)
+    encoded = f"({inline}) if ({check}) else unsure()"
+    return f"None if v is None else {encoded}" if "null" in names else encoded
 
 
 _MISSING = object()

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from psycopg2.extras import execute_values
@@ -17,8 +18,16 @@ from typing_extensions import override
 
 from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.connector import Connector, SchemaEvolutionError, pg_type_for, widen
-from target_pipeboard_postgres.copy import FieldError, compile_encoder, copy_line, exceeds_int64, to_json
+from target_pipeboard_postgres.copy import (
+    INT64_MAX,
+    INT64_MIN,
+    FieldError,
+    compile_encoder,
+    copy_chunks,
+    to_json,
+)
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
+from target_pipeboard_postgres.fastread import Envelope, RecordReader, compile_record_reader
 from target_pipeboard_postgres.validation import FastValidator
 
 if TYPE_CHECKING:
@@ -28,7 +37,6 @@ UPSERT = "upsert"
 APPEND_ONLY = "append-only"
 OVERWRITE = "overwrite"
 DEFAULT_STAGING_THRESHOLD = 1000
-COPY_CHUNK_BYTES = 1 << 20
 
 
 def field_of(error: BaseException | None) -> str:
@@ -48,42 +56,35 @@ def field_of(error: BaseException | None) -> str:
     return ".".join(path) or "(record)"
 
 
-class CopyStream:
-    """A read-only file over the batch's COPY lines, encoded chunk by chunk (never all at once)."""
+class ChunkReader:
+    """A read-only file over COPY text pieces: each ``read`` hands over the next piece."""
 
-    def __init__(self, rows: list[tuple]) -> None:
-        """Wrap the encoded rows.
+    def __init__(self, chunks: list[bytes]) -> None:
+        """Read ``chunks`` in order.
 
         Args:
-            rows: Encoded rows (tuples of text / None).
+            chunks: The pieces (not modified).
         """
-        self._rows = iter(rows)
-        self._pending = b""
+        self._chunks = iter(chunks)
 
     def read(self, size: int = -1) -> bytes:
-        """Up to about ``size`` bytes of COPY text (whole lines; empty at the end).
-
-        Args:
-            size: Wanted bytes (psycopg2 passes the ``size`` given to ``copy_expert``).
-
-        Returns:
-            UTF-8 bytes.
-        """
-        wanted = size if size and size > 0 else COPY_CHUNK_BYTES
-        parts = [self._pending] if self._pending else []
-        total = len(self._pending)
-        self._pending = b""
-        for row in self._rows:
-            data = copy_line(row).encode("utf-8")
-            parts.append(data)
-            total += len(data)
-            if total >= wanted:
-                break
-        return b"".join(parts)
+        """The next piece, or ``b""`` at the end."""
+        return next(self._chunks, b"")
 
     def readline(self, size: int = -1) -> bytes:
         """psycopg2 only calls ``read``; this keeps the file protocol honest."""
         return self.read(size)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch handed to the loader's thread: rows for a multi-row INSERT, or their COPY text."""
+
+    count: int
+    rows: list[tuple]
+    copy_data: list[bytes]
+    rejects: list[tuple]
+    needs_numeric: frozenset[int]
 
 
 class RecordRejectedError(Exception):
@@ -114,6 +115,7 @@ class PostgresSink(Sink):
         self._rejects: list[tuple] = []
         self._needs_numeric: set[int] = set()
         self._row_maker: RowMaker | None = None
+        self._read_row: RecordReader | None = None
         self._made: tuple[dict, tuple] | None = None
 
     # --- set-up: names and column types, known before the first record ---
@@ -121,6 +123,7 @@ class PostgresSink(Sink):
     @override
     def setup(self) -> None:
         loader = self._target.loader
+        loader.wait()
         connector = loader.connector
         properties = list(self.schema.get("properties", {}))
         missing = [prop for prop in self.key_properties if prop not in properties]
@@ -160,6 +163,14 @@ class PostgresSink(Sink):
         # Validation and encoding in one pass when validating (records it is unsure of take the general path).
         if self._validator is not None:
             self._row_maker = compile_row_maker(self.schema, self.properties, self.types)
+        # The record fast lane: a RECORD line's bytes straight to this row (the target falls back when None).
+        self._read_row = compile_record_reader(
+            self.schema,
+            self.properties,
+            self.types,
+            metadata=self.include_sdc_metadata_properties,
+            sync_started_at=self.sync_started_at,
+        )
         self._deduplicate = bool(self.key_columns) and self.load_method != APPEND_ONLY
 
     @override
@@ -211,11 +222,34 @@ class PostgresSink(Sink):
                 self._invalid(record, prop, "key property is missing or null")
                 return
 
+    def take_fast(self, envelope: Envelope) -> bool:
+        """Take a RECORD message through the fast lane, if its record is plainly valid.
+
+        Args:
+            envelope: The decoded message, its record still raw JSON.
+
+        Returns:
+            False (and nothing done) when the record needs the general path: it may be invalid, or is beyond
+            the lane's reach; True when its row is kept for the batch and tallied (the caller updates the
+            record-count metric).
+        """
+        if self._read_row is None:
+            return False
+        values = self._read_row(envelope)
+        if values is None:
+            return False
+        for i in self._key_index:
+            if values[i] is None:
+                return False
+        self._keep(values)
+        self.tally_record_read()
+        return True
+
     @override
     def process_record(self, record: dict, context: dict) -> None:
         made, self._made = self._made, None
         if self._pending_reject is None and made is not None and made[0] is record:
-            self._keep(made[1], record)
+            self._keep(made[1])
             return
         if self._pending_reject is None:
             try:
@@ -223,7 +257,7 @@ class PostgresSink(Sink):
             except FieldError as exc:
                 self._invalid(record, exc.field, exc.reason)
             else:
-                self._keep(values, record)
+                self._keep(values)
                 return
         field, reason = self._pending_reject or ("", "")
         self._pending_reject = None
@@ -231,10 +265,11 @@ class PostgresSink(Sink):
             (self.stream_name, self.table, self._record_key(record), field, reason, to_json(record))
         )
 
-    def _keep(self, values: tuple, record: dict[str, Any]) -> None:
+    def _keep(self, values: tuple) -> None:
         for i in self._bigint_index:
             value = values[i]
-            if value is not None and len(value) > 18 and exceeds_int64(record.get(self.properties[i])):
+            # bigint text is always a plain integer: beyond int64, the column must become numeric.
+            if value is not None and len(value) > 18 and not INT64_MIN <= int(value) <= INT64_MAX:
                 self._needs_numeric.add(i)
         if self._deduplicate:
             key = tuple(values[i] for i in self._key_index)
@@ -253,34 +288,54 @@ class PostgresSink(Sink):
         rejects = self._rejects
         if not rows and not rejects:
             return
+        self._keyed_rows = {}
+        self._rows = []
+        self._rejects = []
+        # COPY text is made here: the loader's thread then mostly waits on Postgres (and rarely on the GIL).
+        staged = len(rows) >= self.staging_threshold
+        batch = Batch(
+            count=len(rows),
+            rows=[] if staged else rows,
+            copy_data=copy_chunks(rows) if staged else [],
+            rejects=rejects,
+            needs_numeric=frozenset(self._needs_numeric),
+        )
+        del rows
+        # Written on the loader's thread while the next batch is read; STATE waits for its commit.
+        self._target.loader.submit(lambda: self.write_batch(batch))
+
+    def write_batch(self, batch: Batch) -> None:
+        """One transaction: lock, create or evolve the table, write the rows, deletes, rejects and the log.
+
+        Args:
+            batch: The batch's rows (or their COPY text), rejects and column needs.
+        """
+        rejects = batch.rejects
         loader = self._target.loader
         started_at = datetime.datetime.now(datetime.UTC)
         began = time.monotonic()
         try:
-            changes = self.prepare_table(loader.connector)
-            inserted, updated = self.write_rows(loader.conn, rows)
+            changes = self.prepare_table(loader.connector, batch.needs_numeric)
+            inserted, updated = self.write_rows(loader.conn, batch)
             self.apply_deletes(loader.conn)
             self.write_rejects_and_log(loader.conn, rejects, inserted, updated, started_at)
             loader.conn.commit()
         except Exception:
             loader.conn.rollback()
             raise
-        self._keyed_rows = {}
-        self._rows = []
-        self._rejects = []
         metrics = loader.metrics
         for kind in changes:
             metrics.schema_changes.labels(table=self.table, kind=kind).inc()
         metrics.rows_loaded.labels(table=self.table, operation="insert").inc(inserted)
         metrics.rows_loaded.labels(table=self.table, operation="update").inc(updated)
-        metrics.batch_rows.labels(table=self.table).observe(len(rows))
+        metrics.batch_rows.labels(table=self.table).observe(batch.count)
         metrics.batch_duration.labels(table=self.table).observe(time.monotonic() - began)
         if rejects:
             metrics.rejects.labels(table=self.table).inc(len(rejects))
         metrics.push_periodically()
         self.logger.info(
             "Loaded %d rows into %s.%s (%d inserted, %d updated, %d rejected)",
-            len(rows),
+            batch.count,
             loader.connector.schema,
             self.table,
             inserted,
@@ -288,11 +343,12 @@ class PostgresSink(Sink):
             len(rejects),
         )
 
-    def prepare_table(self, connector: Connector) -> list[str]:
+    def prepare_table(self, connector: Connector, needs_numeric: frozenset[int] = frozenset()) -> list[str]:
         """Lock the table, apply ``overwrite``'s truncate, then create or evolve it (same transaction).
 
         Args:
             connector: The DDL helper on the load connection.
+            needs_numeric: Indexes of bigint properties that must widen to numeric.
 
         Returns:
             The kinds of schema changes made.
@@ -307,7 +363,7 @@ class PostgresSink(Sink):
                     cur.execute(q.truncate(connector.schema, self.table))
                 self._target.overwritten.add(self.stream_name)
         wanted = {
-            column: ("numeric" if i in self._needs_numeric else pg_type)
+            column: ("numeric" if i in needs_numeric else pg_type)
             for i, (column, pg_type) in enumerate(zip(self.columns, self.types, strict=True))
         }
         key = self.key_columns if self.load_method != APPEND_ONLY else []
@@ -322,27 +378,27 @@ class PostgresSink(Sink):
                 )
         return changes
 
-    def write_rows(self, conn: Any, rows: list[tuple]) -> tuple[int, int]:
+    def write_rows(self, conn: Any, batch: Batch) -> tuple[int, int]:
         """Write the batch: multi-row INSERT below ``staging_threshold``, staging COPY + merge above it.
 
         Args:
             conn: The load connection (inside the batch transaction).
-            rows: Encoded rows, one per record, already deduplicated by key.
+            batch: Encoded rows (or their COPY text), one per record, already deduplicated by key.
 
         Returns:
             Rows inserted and rows updated.
         """
-        if not rows:
+        if not batch.count:
             return 0, 0
         key = self.key_columns if self._deduplicate else []
         schema = self._target.loader.connector.schema
         with conn.cursor() as cur:
-            if len(rows) < self.staging_threshold:
+            if batch.rows:
                 statement = q.insert_values(schema, self.table, self.columns, key)
-                result = execute_values(cur, statement, rows, page_size=len(rows), fetch=True)
+                result = execute_values(cur, statement, batch.rows, page_size=len(batch.rows), fetch=True)
                 return int(result[0][0]), int(result[0][1])
             staging = self.create_staging(cur, schema)
-            self.copy_rows(cur, staging, rows)
+            self.copy_rows(cur, staging, batch.copy_data)
             counts = self.merge_from_staging(cur, schema, staging, key)
             self.drop_staging(cur, staging)
             return counts
@@ -353,9 +409,9 @@ class PostgresSink(Sink):
         cur.execute(q.create_staging(staging, schema, self.table, self.columns))
         return staging
 
-    def copy_rows(self, cur: Any, staging: str, rows: list[tuple]) -> None:
-        """COPY the batch into staging through one in-memory text buffer."""
-        cur.copy_expert(q.copy_into(staging, self.columns), CopyStream(rows), size=COPY_CHUNK_BYTES)
+    def copy_rows(self, cur: Any, staging: str, data: list[bytes]) -> None:
+        """COPY the batch's text, piece by piece, into staging."""
+        cur.copy_expert(q.copy_into(staging, self.columns), ChunkReader(data))
 
     def merge_from_staging(self, cur: Any, schema: str, staging: str, key: Sequence[str]) -> tuple[int, int]:
         """One ``INSERT … SELECT … ON CONFLICT … DO UPDATE`` from staging into the table."""
@@ -392,6 +448,7 @@ class PostgresSink(Sink):
     def activate_version(self, new_version: int) -> None:
         self._target.drain_one(self)
         loader = self._target.loader
+        loader.wait()
         schema = loader.connector.schema
         try:
             state = loader.connector.table_state(self.table)

@@ -2,60 +2,189 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import decimal
+import gc
+import sys
 import typing as t
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+import msgspec
 import psycopg2
 from psycopg2.extensions import connection as PgConnection  # noqa: N812
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
-from singer_sdk.io_base import SingerReader
+from singer_sdk.io_base import SingerMessageType, SingerReader
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
 from target_pipeboard_postgres.connector import Connector
+from target_pipeboard_postgres.fastread import Envelope, decode_envelope
 from target_pipeboard_postgres.metrics import TargetMetrics
 from target_pipeboard_postgres.sinks import APPEND_ONLY, OVERWRITE, UPSERT, PostgresSink
 
-try:  # optional speed-up: msgspec parses Singer lines about twice as fast as the stdlib
-    import msgspec.json
-except ImportError:  # pragma: no cover - depends on the installation
-    msgspec = None
-
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
+GC_THRESHOLD_RECORDS = 50000
+SWITCH_INTERVAL_SECONDS = 0.0005
+FAST_CHECK_EVERY = 256
 INVALID_RECORD_POLICIES = ("fail", "quarantine")
 
 
-class FastSingerReader(SingerReader):
-    """The SDK's reader with msgspec parsing; lines msgspec refuses go through the SDK's own parser.
+FastHandler = Callable[[Envelope], bool]
 
-    Results are the same as the SDK's (numbers with a fraction or exponent become ``Decimal``); the stdlib
-    fallback keeps its leniencies (``NaN`` literals, lone surrogates) and its error for invalid lines.
+
+class FastSingerReader(SingerReader):
+    """The SDK's reader with msgspec parsing, and a fast lane for RECORD messages.
+
+    A RECORD line whose stream has a fast handler (``fast_handler(stream)``) goes to it with the record still
+    raw; when the handler declines (returns False), the line takes the SDK's path like any other. Parsing
+    gives the same results as the SDK's (numbers with a fraction or exponent become ``Decimal``); lines
+    msgspec refuses go through the SDK's own parser (its leniencies, its error for invalid lines).
     """
 
-    _decode = msgspec.json.Decoder(float_hook=decimal.Decimal).decode if msgspec is not None else None
+    _decode = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
+
+    def __init__(self) -> None:
+        """Start with no fast lane (the target sets ``fast_handler``)."""
+        super().__init__()
+        self.fast_handler: Callable[[str], FastHandler | None] | None = None
+
+    @property
+    def default_input(self) -> t.IO:  # type: ignore[override]
+        """Standard input as bytes when available (msgspec reads UTF-8 bytes directly)."""
+        return getattr(sys.stdin, "buffer", sys.stdin)
 
     @override
-    def deserialize_json(self, line: str) -> dict:
-        if self._decode is not None:
-            try:
-                return self._decode(line)
-            except msgspec.DecodeError:
-                pass
-        return super().deserialize_json(line)
+    def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
+        try:
+            return self._decode(line)
+        except msgspec.DecodeError:
+            pass
+        return super().deserialize_json(line)  # type: ignore[arg-type]
+
+    @override
+    def process_lines(
+        self, file_input: t.IO | None, callbacks: dict[str, t.Callable[[dict], None]]
+    ) -> t.Counter[str]:
+        stats: dict[str, int] = defaultdict(int)
+        lookup = self.fast_handler
+        for line in file_input or self.default_input:
+            self._current_message = line
+            if lookup is not None:
+                try:
+                    envelope = decode_envelope(line)
+                except msgspec.DecodeError:
+                    envelope = None
+                if (
+                    envelope is not None
+                    and envelope.type == SingerMessageType.RECORD
+                    and (handler := lookup(envelope.stream)) is not None
+                    and handler(envelope)
+                ):
+                    stats[SingerMessageType.RECORD] += 1
+                    continue
+            message = self.deserialize_json(line)
+            self.assert_line_requires(message, requires={"type"})
+            message_type = message["type"]
+            if callback := callbacks.get(message_type):
+                callback(message)
+            else:
+                self._process_unknown_message(message)
+            stats[message_type] += 1
+        return t.Counter(**stats)
 
 
 @dataclass
 class Loader:
-    """The one connection all sinks load through (sinks drain one at a time), its DDL helper and metrics."""
+    """The one connection all sinks load through, its DDL helper and metrics, and the thread writing batches.
+
+    At most one batch is in flight: it is written and committed on the loader's thread while the next batch
+    is read. Anything else using the connection calls :meth:`wait` first; a batch's error is raised there.
+    """
 
     conn: PgConnection
     connector: Connector
     metrics: TargetMetrics
+    _executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeboard-load")
+    )
+    _pending: Future | None = None
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Write a batch on the loader's thread, once the batch before it is committed.
+
+        Args:
+            work: Writes and commits one batch.
+        """
+        self.wait()
+        self._pending = self._executor.submit(work)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is still being written."""
+        return self._pending is not None and not self._pending.done()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` (on the caller's thread) once the batch in flight is committed, or now if none is.
+
+        Args:
+            callback: E.g. writing a STATE message that covers the batch in flight.
+        """
+        if self._pending is None:
+            callback()
+        else:
+            self._after_commit.append(callback)
+
+    def poll(self) -> None:
+        """Finish the batch in flight if it is done (runs its after-commit callbacks, raises its error)."""
+        if self._pending is not None and self._pending.done():
+            self.wait()
+
+    def wait(self) -> None:
+        """Wait for the batch in flight; raise its error, or run its after-commit callbacks."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        try:
+            pending.result()
+        except BaseException:
+            self._after_commit = []
+            raise
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def close(self) -> None:
+        """Stop the loader's thread and close the connection."""
+        self._executor.shutdown(wait=True)
+        self.conn.close()
+
+
+@contextlib.contextmanager
+def throughput_tuning() -> t.Iterator[None]:
+    """Interpreter settings for a long load, restored afterwards.
+
+    The reading thread allocates millions of short-lived objects (few of them cyclic), so the collector's
+    youngest generation runs far less often; and the loader's thread gets the GIL back sooner after each
+    Postgres call, so a batch is not kept waiting behind the reading thread.
+    """
+    thresholds = gc.get_threshold()
+    interval = sys.getswitchinterval()
+    gc.set_threshold(GC_THRESHOLD_RECORDS, *thresholds[1:])
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
 
 
 def connection_kwargs(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -171,6 +300,11 @@ class TargetPipeboardPostgres(Target):
         self._loader: Loader | None = None
         self._emitted_state: dict | None = None
         self._state_pending = False
+        self._fast_handlers: dict[str, FastHandler | None] = {}
+        self._fast_count_flushes: list[Callable[[], None]] = []
+        self.fast_lane_records = 0
+        if isinstance(self.message_reader, FastSingerReader):
+            self.message_reader.fast_handler = self._fast_handler
 
     def _check_settings(self) -> None:
         connection_kwargs(self.config)
@@ -215,6 +349,68 @@ class TargetPipeboardPostgres(Target):
             self.drain_one(existing)
         return super().get_sink(stream_name, record=record, schema=schema, key_properties=key_properties)
 
+    # --- the record fast lane (see FastSingerReader) ---
+
+    def _fast_handler(self, stream_name: str) -> FastHandler | None:
+        """The fast lane for a stream's records, when nothing between message and sink changes them."""
+        try:
+            return self._fast_handlers[stream_name]
+        except KeyError:
+            pass
+        handler = None
+        maps = self.mapper.stream_maps.get(stream_name) or []
+        sink = self._sinks_active.get(stream_name)
+        if (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == stream_name
+            and isinstance(sink, PostgresSink)
+        ):
+            handler = self._take_fast_for(sink)
+        self._fast_handlers[stream_name] = handler
+        return handler
+
+    def _take_fast_for(self, sink: PostgresSink) -> FastHandler:
+        """The fast lane into one sink: what the SDK does per record, with its periodic checks batched."""
+        max_size = sink.max_size
+        counter = sink.record_counter_metric
+        taken = 0
+
+        def take(envelope: Envelope) -> bool:
+            nonlocal taken
+            if not sink.take_fast(envelope):
+                return False
+            taken += 1
+            self.fast_lane_records += 1
+            if sink.current_size >= max_size:
+                self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
+                self.drain_one(sink)
+            if not taken % FAST_CHECK_EVERY:
+                counter.increment(FAST_CHECK_EVERY)
+                self._handle_max_record_age()
+                self._after_record()
+            elif self._state_pending:
+                self._after_record()
+            return True
+
+        def flush_count() -> None:
+            counter.increment(taken % FAST_CHECK_EVERY)
+
+        self._fast_count_flushes.append(flush_count)
+        return take
+
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        super()._process_schema_message(message_dict)
+        self._forget_fast_handlers()
+
+    def _forget_fast_handlers(self) -> None:
+        for flush in self._fast_count_flushes:
+            flush()
+        self._fast_count_flushes = []
+        self._fast_handlers = {}
+
     # --- STATE: written only when every record received before it is committed ---
 
     @override
@@ -226,28 +422,55 @@ class TargetPipeboardPostgres(Target):
     @override
     def _process_record_message(self, message_dict: dict) -> None:
         super()._process_record_message(message_dict)
+        self._after_record()
+
+    def _after_record(self) -> None:
+        if self._loader is not None:
+            self._loader.poll()
         if self._state_pending:
             self._emit_state_if_committed()
 
     def _emit_state_if_committed(self) -> None:
         sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
         if self._latest_state and all(sink.current_size == 0 for sink in sinks):
-            self._write_state_message(copy.deepcopy(self._latest_state))
+            state = copy.deepcopy(self._latest_state)
+            self._state_pending = False
+            if self._loader is None:
+                self._write_state_message(state)
+            else:  # every record before it is committed or in the batch in flight
+                self._loader.after_commit(lambda: self._write_state_message(state))
 
     @override
     def _write_state_message(self, state: dict) -> None:
+        if self._loader is not None:
+            self._loader.wait()
         if state == self._emitted_state:
             return
         super()._write_state_message(state)
         self._emitted_state = state
-        self._state_pending = False
+        self._state_pending = self._latest_state != state
+
+    @override
+    def process_endofpipe(self) -> None:
+        self._forget_fast_handlers()
+        super().process_endofpipe()
+        self.logger.info("%d records took the fast lane (the others the SDK's path)", self.fast_lane_records)
+
+    @override
+    def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
+        super()._drain_all(sink_list, parallelism)
+        if self._loader is not None:
+            self._loader.wait()
 
     # --- run outcome ---
 
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:
         try:
-            super().listen(file_input)
+            with throughput_tuning():
+                super().listen(file_input)
+                if self._loader is not None:
+                    self._loader.wait()
         except BaseException:
             self.metrics.finish(success=False)
             self._close()
@@ -256,6 +479,12 @@ class TargetPipeboardPostgres(Target):
         self._close()
 
     def _close(self) -> None:
-        if self._loader is not None:
-            self._loader.conn.close()
-            self._loader = None
+        if self._loader is None:
+            return
+        loader, self._loader = self._loader, None
+        try:
+            loader.wait()
+        except Exception:  # the run is failing already; this batch's error is secondary
+            self.logger.exception("The batch being written when the run failed did not commit")
+        finally:
+            loader.close()

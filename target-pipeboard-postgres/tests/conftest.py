@@ -25,6 +25,7 @@ class Run:
     """What one target run printed on stdout (STATE lines)."""
 
     states: list[dict] = field(default_factory=list)
+    fast_lane_records: int = 0
 
 
 @dataclass
@@ -38,8 +39,11 @@ class Warehouse:
         """Target settings pointing at this schema (plus overrides)."""
         return {"database_url": self.url, "default_target_schema": self.schema, **settings}
 
-    def load(self, messages: list[dict] | str | Path, **settings: Any) -> Run:
-        """Run the target in-process on Singer messages (a list, a .singer text, or a file path)."""
+    def load(self, messages: list[dict] | str | Path, *, fast_lane: bool = True, **settings: Any) -> Run:
+        """Run the target in-process on Singer messages (a list, a .singer text, or a file path).
+
+        ``fast_lane=False`` sends every record through the SDK's own path (to compare the two).
+        """
         if isinstance(messages, Path):
             text = messages.read_text(encoding="utf-8")
         elif isinstance(messages, str):
@@ -47,10 +51,15 @@ class Warehouse:
         else:
             text = "".join(json.dumps(message) + "\n" for message in messages)
         target = TargetPipeboardPostgres(config=self.config(**settings), validate_config=True)
+        if not fast_lane:
+            target.message_reader.fast_handler = None
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             target.listen(io.StringIO(text))
-        return Run(states=[json.loads(line) for line in out.getvalue().splitlines() if line.strip()])
+        return Run(
+            states=[json.loads(line) for line in out.getvalue().splitlines() if line.strip()],
+            fast_lane_records=target.fast_lane_records,
+        )
 
     def query(self, statement: str | sql.Composable, params: tuple = ()) -> list[tuple]:
         """Rows of one query."""

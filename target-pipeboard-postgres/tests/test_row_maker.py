@@ -1,4 +1,4 @@
-"""The merged validate-and-encode pass gives exactly the general path's rows, and defers whenever unsure."""
+"""The generated passes (row maker, record reader) agree with the general path, and defer whenever unsure."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import decimal
 import json
 
 import jsonschema
+import msgspec
 import pytest
 import simplejson
 from singer_sdk.exceptions import InvalidRecord
 from target_pipeboard_postgres.connector import pg_type_for
 from target_pipeboard_postgres.copy import FieldError, compile_encoder, to_json
 from target_pipeboard_postgres.fastpath import compile_row_maker
+from target_pipeboard_postgres.fastread import compile_record_reader, decode_envelope
 from target_pipeboard_postgres.validation import FastValidator
 
 SCHEMA = {
@@ -31,6 +33,7 @@ SCHEMA = {
         "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
         "anything": {},
         "short": {"type": "string", "maxLength": 3},
+        "strict": {"type": "integer"},
     },
 }
 PROPERTIES = list(SCHEMA["properties"])
@@ -38,18 +41,19 @@ TYPES = [pg_type_for(SCHEMA["properties"][prop]) for prop in PROPERTIES]
 
 PLAIN = {
     "id": 1,
-    "title": "Deal\tone",
+    "title": "Deal\tone — ü",
     "value": decimal.Decimal("12.50"),
     "count": 3,
     "flag": True,
     "at": "2024-03-01T10:00:00+00:00",
     "day": "2024-03-01",
     "labels": [1, 2],
-    "extra": {"a": [None, "ü"]},
+    "extra": {"a": [None, "ü"], "n": decimal.Decimal("1.10")},
     "nested": {"x": 1},
     "either": "s",
     "anything": [1, {"b": 2}],
     "short": "abc",
+    "strict": 5,
 }
 
 
@@ -180,3 +184,115 @@ def test_jsonb_text_matches_the_stdlib_encoder_then_simplejson(value):
     except ValueError as exc:
         ours = type(exc)
     assert ours == expected
+
+
+# --- the record reader (fast lane): JSON lines in, rows holding the same values out ---
+
+JSON_CHANGES = [
+    {},
+    {"title": None, "value": None, "count": None, "flag": None, "at": None, "day": None, "extra": None},
+    {"title": "nul\x00byte", "value": 7, "count": 2.0, "flag": False},
+    {"value": decimal.Decimal("1E+5"), "count": 2**63, "at": "2024-03-01T10:00:00.123456+00:00"},
+    {"value": -0, "count": -(2**63), "at": "2024-03-01T10:00:00+05:30", "day": "2024-W09-5"},
+    {"count": 2**64, "at": "2024-03-01T10:00:00", "day": "2024-03-01T23:59:59Z"},
+    {"value": decimal.Decimal("-0.000"), "at": "2024-03-01 10:00:00.5Z"},
+    {"at": "not a time"},
+    {"day": "2024-02-30"},
+    {"count": 1.5},
+    {"count": True},
+    {"value": "12"},
+    {"value": True},
+    {"flag": "true"},
+    {"flag": 1},
+    {"title": 5},
+    {"labels": [1, "2"]},
+    {"labels": [1, 2.0]},
+    {"labels": []},
+    {"extra": [1]},
+    {"extra": {"k\x00": "v\x00"}},
+    {"extra": {"emoji": "\U0001f600"}},
+    {"nested": {"x": "1"}},
+    {"nested": None},
+    {"either": 1.5},
+    {"short": "abcd"},
+    {"strict": None},
+    {"id": None},
+    {"unknown_property": {"deep": [1, 2, 3]}},
+]
+
+
+def _line(record: dict, *, ensure_ascii: bool = False) -> str:
+    message = {"type": "RECORD", "stream": "s", "record": record, "time_extracted": "2024-03-01T10:00:00Z"}
+    return simplejson.dumps(message, use_decimal=True, ensure_ascii=ensure_ascii)
+
+
+_DECODE = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
+
+
+def _same_value(pg_type: str, fast: str | None, general: str | None) -> bool:
+    """Whether Postgres stores the same value from both texts."""
+    if fast is None or general is None:
+        return fast is general
+    if pg_type == "jsonb":
+        return json.loads(fast, parse_float=decimal.Decimal) == json.loads(
+            general, parse_float=decimal.Decimal
+        )
+    if pg_type == "numeric":
+        return decimal.Decimal(fast) == decimal.Decimal(general)
+    if pg_type == "timestamptz":
+        return datetime.datetime.fromisoformat(fast) == datetime.datetime.fromisoformat(general)
+    return fast == general
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "ascii-escaped"])
+@pytest.mark.parametrize("change", JSON_CHANGES, ids=lambda change: repr(change)[:40])
+def test_reader_rows_hold_the_general_paths_values_or_defer(change, ensure_ascii):
+    record = {**PLAIN, **change}
+    line = _line(record, ensure_ascii=ensure_ascii)
+    read = compile_record_reader(SCHEMA, PROPERTIES, TYPES, metadata=False)
+    assert read is not None
+    row = read(decode_envelope(line))
+    general = _general(_DECODE(line)["record"])
+    if isinstance(general, type):  # refused by the general path: the fast lane must leave it to that path
+        assert row is None
+        return
+    if row is None:  # deferring is always allowed; the plain shapes must not defer
+        assert change not in ({}, JSON_CHANGES[1])
+        return
+    assert len(row) == len(general)
+    for prop, pg_type, fast, slow in zip(PROPERTIES, TYPES, row, general, strict=True):
+        assert _same_value(pg_type, fast, slow), (prop, fast, slow)
+
+
+def test_plain_records_take_the_lane():
+    read = compile_record_reader(SCHEMA, PROPERTIES, TYPES, metadata=False)
+    assert read is not None
+    assert read(decode_envelope(_line(PLAIN))) is not None
+    assert read(decode_envelope(_line({**PLAIN, **JSON_CHANGES[1]}))) is not None
+
+
+def test_duplicate_keys_keep_the_last_value_like_the_sdk():
+    line = _line(PLAIN).replace('"count": 3', '"count": 3, "count": 9')
+    read = compile_record_reader(SCHEMA, PROPERTIES, TYPES, metadata=False)
+    assert read is not None
+    row = read(decode_envelope(line))
+    assert row is not None
+    assert (
+        row[PROPERTIES.index("count")] == "9" == _general(_DECODE(line)["record"])[PROPERTIES.index("count")]  # type: ignore[index]
+    )
+
+
+def test_required_properties_defer_when_absent():
+    schema = {**SCHEMA, "required": ["id", "title"]}
+    read = compile_record_reader(schema, PROPERTIES, TYPES, metadata=False)
+    assert read is not None
+    assert read(decode_envelope(_line({k: v for k, v in PLAIN.items() if k != "title"}))) is None
+    assert read(decode_envelope(_line(PLAIN))) is not None
+
+
+def test_names_msgspec_cannot_match_leave_the_stream_to_the_sdk_path():
+    schema = {
+        "type": "object",
+        "properties": {'quo"te': {"type": "string"}, "back\\slash": {"type": "string"}},
+    }
+    assert compile_record_reader(schema, list(schema["properties"]), ["text", "text"], metadata=False) is None
