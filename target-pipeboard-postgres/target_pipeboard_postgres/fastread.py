@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from target_pipeboard_postgres.copy import INLINE_ENCODINGS
+from target_pipeboard_postgres.copy import INLINE_ENCODINGS, INT64_MAX, INT64_MIN
 from target_pipeboard_postgres.fastpath import base_namespace, present_value_code, supported_root
 from target_pipeboard_postgres.validation import ANNOTATIONS
 
@@ -88,7 +88,9 @@ def _native_encoding(kind: type, pg_type: str, index: int, namespace: dict[str, 
     """Expression encoding ``v``, a non-null value of exactly ``kind``, as the general encoder would."""
     if kind is str and pg_type == "text":
         return f"(v if '\\x00' not in v else e{index}(v))"
-    if kind is int and pg_type in ("bigint", "numeric", "text"):
+    if kind is int and pg_type == "bigint":  # beyond int64 the column must widen: the SDK's path sees to that
+        return f"(str(v) if v <= {INT64_MAX} else unsure())"
+    if kind is int and pg_type in ("numeric", "text"):
         return "str(v)"
     if kind is bool and pg_type in ("boolean", "text"):
         return "('true' if v else 'false')"
@@ -105,6 +107,9 @@ def compile_record_reader(
     sync_started_at: Any = None,
 ) -> RecordReader | None:
     """A generated envelope → row function (the row :func:`compile_row_maker` makes), or None if unsupported.
+
+    Its rows never hold an integer beyond int64 in a ``bigint`` column (such records take the SDK's path,
+    where the column is widened), so the sink keeps them without that check.
 
     Property names enter the source only as ``repr()`` literals; struct fields are renamed to them.
 
@@ -133,9 +138,12 @@ def compile_record_reader(
             "ROUND": round,
             "TIME": time.time,
             "SYNC_STARTED_AT": sync_started_at,
+            "MIN": INT64_MIN,
+            "MAX": INT64_MAX,
         }
     )
     fields: list[tuple] = []
+    checked_bigints: list[int] = []  # bigint columns whose values the native lane has not range-checked
     rename: dict[str, str] = {}
     helpers: list[str] = []
     values: list[str] = []
@@ -146,12 +154,16 @@ def compile_record_reader(
             present = present_value_code(index, sub_schemas[prop], pg_type, schema, namespace)
             source = _METADATA_VALUES[prop] if metadata else "None"
             values.append(f"((v := {source}), ({present}))[1]")
+            if pg_type == "bigint":
+                checked_bigints.append(index)
             continue
         if prop == "_sdc_deleted_at" and not metadata:
             if prop in required:
                 return None
             values.append("None")
             continue
+        if pg_type == "bigint" and _lane(sub_schemas[prop], pg_type)[0] != "native":
+            checked_bigints.append(index)
         field = f"f{len(fields)}"
         position = len(fields)
         rename[field] = prop
@@ -209,9 +221,15 @@ def compile_record_reader(
         "    try:",
         "        t = ASTUPLE(DECODE(env.record))",
         *(["        now = NOW_ISO()"] if uses_now else []),
-        "        return (",
+        "        row = (",
         *(f"            {value}," for value in values),
         "        )",
+        *(
+            f"        if (x := row[{i}]) is not None and len(x) > 18 and not MIN <= int(x) <= MAX:\n"
+            "            return None"
+            for i in checked_bigints
+        ),
+        "        return row",
         "    except Exception:",
         "        return None",
     ]

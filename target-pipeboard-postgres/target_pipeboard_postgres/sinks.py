@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import operator
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +173,9 @@ class PostgresSink(Sink):
             sync_started_at=self.sync_started_at,
         )
         self._deduplicate = bool(self.key_columns) and self.load_method != APPEND_ONLY
+        self._key_of: Callable[[tuple], Any] | None = (
+            operator.itemgetter(*self._key_index) if self._deduplicate else None
+        )
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -241,7 +245,7 @@ class PostgresSink(Sink):
         for i in self._key_index:
             if values[i] is None:
                 return False
-        self._keep(values)
+        self._store(values)  # the reader has range-checked its bigint values
         self.tally_record_read()
         return True
 
@@ -271,10 +275,13 @@ class PostgresSink(Sink):
             # bigint text is always a plain integer: beyond int64, the column must become numeric.
             if value is not None and len(value) > 18 and not INT64_MIN <= int(value) <= INT64_MAX:
                 self._needs_numeric.add(i)
-        if self._deduplicate:
-            key = tuple(values[i] for i in self._key_index)
+        self._store(values)
+
+    def _store(self, values: tuple) -> None:
+        """Add a row to the batch; under a key, it replaces the batch's earlier row for that key."""
+        if self._key_of is not None:
+            key = self._key_of(values)
             if key in self._keyed_rows:
-                del self._keyed_rows[key]
                 self.tally_duplicate_merged()
             self._keyed_rows[key] = values
         else:

@@ -296,3 +296,12 @@ def test_names_msgspec_cannot_match_leave_the_stream_to_the_sdk_path():
         "properties": {'quo"te': {"type": "string"}, "back\\slash": {"type": "string"}},
     }
     assert compile_record_reader(schema, list(schema["properties"]), ["text", "text"], metadata=False) is None
+
+
+@pytest.mark.parametrize("prop", ["count", "strict", "either"])
+def test_integers_beyond_int64_leave_the_lane_so_the_column_can_widen(prop):
+    types = [("bigint" if p == prop else t) for p, t in zip(PROPERTIES, TYPES, strict=True)]
+    read = compile_record_reader(SCHEMA, PROPERTIES, types, metadata=False)
+    assert read is not None
+    assert read(decode_envelope(_line({**PLAIN, prop: 2**63 - 1}))) is not None
+    assert read(decode_envelope(_line({**PLAIN, prop: 2**63}))) is None
