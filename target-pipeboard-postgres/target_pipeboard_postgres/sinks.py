@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from psycopg2.extras import execute_values
@@ -86,6 +86,7 @@ class Batch:
     copy_data: list[bytes]
     rejects: list[tuple]
     needs_numeric: frozenset[int]
+    deleted_keys: list[tuple] = field(default_factory=list)
 
 
 class RecordRejectedError(Exception):
@@ -117,6 +118,7 @@ class PostgresSink(Sink):
         self._needs_numeric: set[int] = set()
         self._row_maker: RowMaker | None = None
         self._read_row: RecordReader | None = None
+        self._purged = False
         self._made: tuple[dict, tuple] | None = None
 
     # --- set-up: names and column types, known before the first record ---
@@ -306,6 +308,7 @@ class PostgresSink(Sink):
             copy_data=copy_chunks(rows) if staged else [],
             rejects=rejects,
             needs_numeric=frozenset(self._needs_numeric),
+            deleted_keys=self.deleted_keys(rows),
         )
         del rows
         # Written on the loader's thread while the next batch is read; STATE waits for its commit.
@@ -324,7 +327,7 @@ class PostgresSink(Sink):
         try:
             changes = self.prepare_table(loader.connector, batch.needs_numeric)
             inserted, updated = self.write_rows(loader.conn, batch)
-            self.apply_deletes(loader.conn)
+            self.apply_deletes(loader.conn, batch)
             self.write_rejects_and_log(loader.conn, rejects, inserted, updated, started_at)
             loader.conn.commit()
         except Exception:
@@ -430,11 +433,36 @@ class PostgresSink(Sink):
         """Drop the staging table now (it would also go at commit)."""
         cur.execute(q.drop_staging(staging))
 
-    def apply_deletes(self, conn: Any) -> None:
-        """With ``hard_delete``, remove rows the source marked deleted (``_sdc_deleted_at``)."""
-        if self.config.get("hard_delete") and "_sdc_deleted_at" in self.columns:
-            with conn.cursor() as cur:
-                cur.execute(q.delete_soft_deleted(self._target.loader.connector.schema, self.table))
+    def deleted_keys(self, rows: list[tuple]) -> list[tuple]:
+        """Keys of the batch's rows marked deleted, when ``hard_delete`` removes them by key."""
+        if not (self.config.get("hard_delete") and self._key_of is not None):
+            return []
+        if "_sdc_deleted_at" not in self.properties:
+            return []
+        deleted = self.properties.index("_sdc_deleted_at")
+        return [tuple(row[i] for i in self._key_index) for row in rows if row[deleted] is not None]
+
+    def apply_deletes(self, conn: Any, batch: Batch) -> None:
+        """With ``hard_delete``, remove rows the source marked deleted (``_sdc_deleted_at``).
+
+        The run's first batch removes every such row of the table (including rows soft-deleted before
+        ``hard_delete`` was set); later batches only look at their own keys, so a batch never scans the table.
+        """
+        if not (self.config.get("hard_delete") and "_sdc_deleted_at" in self.columns):
+            return
+        schema = self._target.loader.connector.schema
+        with conn.cursor() as cur:
+            if self._key_of is None or not self._purged:
+                cur.execute(q.delete_soft_deleted(schema, self.table))
+                self._purged = True
+            elif batch.deleted_keys:
+                key_types = [
+                    (column, "numeric" if i in batch.needs_numeric else self.types[i])
+                    for column, i in zip(self.key_columns, self._key_index, strict=True)
+                ]
+                execute_values(
+                    cur, q.delete_soft_deleted_keys(schema, self.table, key_types), batch.deleted_keys
+                )
 
     def write_rejects_and_log(
         self, conn: Any, rejects: list[tuple], inserted: int, updated: int, started_at: datetime.datetime

@@ -235,6 +235,32 @@ def delete_soft_deleted(schema: str, table: str) -> sql.Composed:
     )
 
 
+def delete_soft_deleted_keys(schema: str, table: str, key_types: Sequence[tuple[str, str]]) -> sql.Composed:
+    """Hard delete limited to some keys: rows among them whose ``_sdc_deleted_at`` is set.
+
+    For ``execute_values``: the ``%s`` takes the keys as rows of text values.
+
+    Args:
+        schema: Target schema.
+        table: Target table.
+        key_types: Key column and its column type (one of ours), in key order.
+
+    Returns:
+        The statement.
+    """
+    names = [f"k{i}" for i in range(len(key_types))]
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("t.{} = d.{}::{}").format(sql.Identifier(column), sql.Identifier(name), _type(pg_type))
+        for (column, pg_type), name in zip(key_types, names, strict=True)
+    )
+    return sql.SQL("DELETE FROM {} AS t USING (VALUES %s) AS d ({}) WHERE {} AND t.{} IS NOT NULL").format(
+        sql.Identifier(schema, table),
+        sql.SQL(", ").join(sql.Identifier(name) for name in names),
+        matches,
+        sql.Identifier("_sdc_deleted_at"),
+    )
+
+
 def retire_versions(schema: str, table: str, *, hard_delete: bool) -> sql.Composed:
     """ACTIVATE_VERSION: delete or soft-delete rows of older table versions (param: the new version).
 

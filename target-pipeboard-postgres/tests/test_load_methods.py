@@ -103,6 +103,34 @@ def test_sdc_deleted_at_soft_deletes_or_hard_deletes(warehouse, singer):
     assert warehouse.rows("s", ["id"]) == [(1,)]
 
 
+@pytest.mark.parametrize("staging_threshold", [1, 1000], ids=["staging-copy", "multi-row-insert"])
+def test_hard_delete_after_the_first_batch_removes_exactly_the_deleted_keys(
+    warehouse, singer, staging_threshold
+):
+    at = "2024-01-01T00:00:00Z"
+    warehouse.load(batch(singer, [{"id": i, "name": "a"} for i in range(10)]))
+    # A row soft-deleted by an earlier run: the first hard-delete batch of a run purges it.
+    warehouse.load(batch(singer, [{"id": 9, "name": "a", "_sdc_deleted_at": at}]))
+    messages = batch(singer, [{"id": 20 + i, "name": "b"} for i in range(4)])  # first batch: purge
+    messages += [
+        singer.record("s", {"id": 3, "name": "gone", "_sdc_deleted_at": at}),
+        singer.record("s", {"id": 4, "name": "kept"}),
+        singer.record("s", {"id": 21, "name": "gone too", "_sdc_deleted_at": at}),
+        singer.record("s", {"id": 22, "name": "b2"}),
+    ]
+    warehouse.load(messages, hard_delete=True, batch_size_rows=4, staging_threshold=staging_threshold)
+    assert warehouse.rows("s", ["id", "name"]) == [
+        *[(i, "a") for i in (0, 1, 2)],
+        (4, "kept"),
+        *[(i, "a") for i in (5, 6, 7, 8)],
+        (20, "b"),
+        (22, "b2"),
+        (23, "b"),
+    ]
+    soft = f'SELECT count(*) FROM "{warehouse.schema}".s WHERE _sdc_deleted_at IS NOT NULL'
+    assert warehouse.query(soft) == [(0,)]
+
+
 def test_activate_version_retires_rows_of_older_versions(warehouse, singer):
     def version(v: int, ids: range) -> list[dict]:
         return [

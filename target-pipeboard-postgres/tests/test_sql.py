@@ -67,3 +67,13 @@ def test_retire_versions_soft_or_hard(conn):
     assert soft.startswith('UPDATE "s"."t" SET "_sdc_deleted_at" = now()')
     hard = q.retire_versions("s", "t", hard_delete=True).as_string(conn)
     assert hard == 'DELETE FROM "s"."t" WHERE ("_sdc_table_version" IS NULL OR "_sdc_table_version" < %s)'
+
+
+def test_hard_delete_by_key_casts_the_keys_to_the_column_types(conn):
+    statement = q.delete_soft_deleted_keys("s", 't"x', [("id", "bigint"), ("a b", "text")]).as_string(conn)
+    assert statement == (
+        'DELETE FROM "s"."t""x" AS t USING (VALUES %s) AS d ("k0", "k1") '
+        'WHERE t."id" = d."k0"::bigint AND t."a b" = d."k1"::text AND t."_sdc_deleted_at" IS NOT NULL'
+    )
+    with pytest.raises(KeyError):
+        q.delete_soft_deleted_keys("s", "t", [("id", "bigint; DROP TABLE x")])
