@@ -53,10 +53,29 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
+def settle(timeout: float = 60.0) -> None:
+    """Start each measured run on a quiet server: write dirty pages out, let autovacuum finish.
+
+    Without this, a load pays for the previous one (a checkpoint or an autovacuum of the rows it wrote).
+    """
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    deadline = time.monotonic() + timeout
+    with conn.cursor() as cur:
+        cur.execute("CHECKPOINT")
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+            if cur.fetchone()[0] == 0:
+                break
+            time.sleep(0.5)
+    conn.close()
+
+
 def run_measured(
     command: list[str], stdin_path: Path | None = None, env: dict[str, str] | None = None
 ) -> tuple[float, float]:
-    """Run a command; return wall seconds and the child's peak RSS in MB (from wait4)."""
+    """Run a command on a settled server; return wall seconds and the child's peak RSS in MB (from wait4)."""
+    settle()
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
     started = time.perf_counter()
     process = subprocess.Popen(
