@@ -99,8 +99,11 @@ class MetadataCache:
             self._redis = redis.Redis.from_url(
                 redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
             )
-        else:
-            logger.info("No redis_url set: caching field metadata in-process for this run only")
+
+    def announce(self) -> None:
+        """Say, once per sync, where metadata is cached when no Redis is configured (not when discovering)."""
+        if self._redis_location is None:
+            self._logger.info("No redis_url set: caching field metadata in-process for this run only")
 
     @property
     def uses_redis(self) -> bool:

@@ -261,6 +261,7 @@ class TapPipedrive(Tap):
 
     def sync_all(self) -> None:
         """Sync, then finish the run's metrics (pushed when a Pushgateway is configured)."""
+        self.client.cache.announce()
         self.client.metrics.start_periodic_push()
         try:
             super().sync_all()

@@ -192,12 +192,22 @@ def test_an_unreadable_redis_entry_is_reloaded_and_overwritten(
     assert json.loads(redis_client.get(key)) == {"key": "content"}
 
 
-def test_without_redis_url_the_in_process_cache_is_announced_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_without_redis_url_the_in_process_cache_is_announced_only_when_asked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.INFO, logger=LOGGER.name):
         cache = MetadataCache(None, 60, "abc123", TapMetrics(), LOGGER)
         cache.get_or_load(("fields", "deal"), lambda: [1])
         cache.get_or_load(("fields", "person"), lambda: [2])
+        assert not [r for r in caplog.records if "in-process" in r.getMessage()]  # e.g. a discovery run
+        cache.announce()
 
     announcements = [r for r in caplog.records if "in-process" in r.getMessage()]
     assert len(announcements) == 1
     assert not cache.uses_redis
+
+
+def test_with_redis_url_nothing_is_announced(caplog: pytest.LogCaptureFixture, redis_url: str) -> None:
+    with caplog.at_level(logging.INFO, logger=LOGGER.name):
+        MetadataCache(redis_url, 60, "abc123", TapMetrics(), LOGGER).announce()
+    assert not [r for r in caplog.records if "redis_url" in r.getMessage()]

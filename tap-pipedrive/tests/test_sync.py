@@ -319,3 +319,27 @@ def test_field_metadata_comes_from_redis_on_the_next_run(
     assert {r["field_code"] for r in second.records["deal_fields"]} == {
         f["field_code"] for f in emulator.fields("deal")
     }
+
+
+def test_without_redis_the_cache_is_announced_once_per_sync_and_not_in_discovery(
+    make_emulator, tap_config, tmp_path: Path
+) -> None:
+    emulator = make_emulator(deals=30, seed=4, rate_limits=False)
+    config = {key: value for key, value in tap_config(emulator).items() if key != "redis_url"}
+    (tmp_path / "tap.json").write_text(json.dumps(config), encoding="utf-8")
+    tap_cli = Path(sys.executable).with_name("tap-pipedrive")
+    announcement = "No redis_url set"
+
+    discovery = subprocess.run(
+        [str(tap_cli), "--config", str(tmp_path / "tap.json"), "--discover"], capture_output=True, check=True
+    )
+    (tmp_path / "catalog.json").write_bytes(discovery.stdout)
+    sync = subprocess.run(
+        [str(tap_cli), "--config", str(tmp_path / "tap.json"), "--catalog", str(tmp_path / "catalog.json")],
+        capture_output=True,
+        check=True,
+    )
+
+    assert announcement not in discovery.stderr.decode()
+    assert sync.stderr.decode().count(announcement) == 1
+    assert b'"type":"RECORD"' in sync.stdout.replace(b" ", b"")
