@@ -1,8 +1,9 @@
 """Benchmark of target-pipeboard-postgres: wall time and peak RSS against raw COPY and MeltanoLabs' target.
 
 Run: ``.venv/bin/python benchmarks/bench_target.py [--records 100000] [--large 500000] [--skip-meltanolabs]
-[--baseline DIR]`` (not part of ``make test``). ``--baseline`` also runs an older copy of the package (DIR
-holds a ``target_pipeboard_postgres/`` folder, put first on PYTHONPATH): a before/after table in one run.
+[--rounds 3] [--baseline DIR]`` (not part of ``make test``). ``--baseline`` also runs an older copy of the
+package (DIR holds a ``target_pipeboard_postgres/`` folder, put first on PYTHONPATH): a before/after table in
+one run. Raw COPY, the baseline and ours run in ``--rounds`` interleaved rounds; the table shows medians.
 MeltanoLabs' target-postgres is run from ``.venv-bench-meltanolabs`` with default settings when that venv
 exists (``python3 -m venv .venv-bench-meltanolabs &&
 .venv-bench-meltanolabs/bin/pip install meltanolabs-target-postgres==0.8.1``).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,6 +104,13 @@ def count_rows(url: str, schema: str, table: str) -> int:
     return int(count)
 
 
+def drop_schema(url: str, schema: str) -> None:
+    """Drop a schema and everything in it (a round starts from empty tables)."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    conn.close()
+
+
 def raw_copy(url: str, csv_path: Path, columns: list[str], records: int) -> Result:
     """The floor: ``psql \\copy`` of the same rows into a table of the same types."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -179,6 +188,9 @@ def main() -> None:
     )
     parser.add_argument("--skip-meltanolabs", action="store_true")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of raw COPY / baseline / ours (MeltanoLabs runs once)"
+    )
+    parser.add_argument(
         "--baseline", type=Path, help="folder holding an older target_pipeboard_postgres/ to compare with"
     )
     args = parser.parse_args()
@@ -202,16 +214,20 @@ def main() -> None:
                 f"{singer_path.stat().st_size / 1e6:.0f} MB Singer",
                 flush=True,
             )
-            results.append(raw_copy(url, csv_path, columns, args.records))
-            if args.baseline:
-                for label in ("baseline: first load", "baseline: full upsert reload"):
-                    results.append(
-                        ours(url, singer_path, args.records, "baseline", label, workdir, args.baseline)
-                    )
-            results.append(ours(url, singer_path, args.records, "ours", "pipeboard: first load", workdir))
-            results.append(
-                ours(url, singer_path, args.records, "ours", "pipeboard: full upsert reload", workdir)
-            )
+            # The quick loaders run in interleaved rounds (fresh schemas each round): noise hits them alike.
+            for _ in range(args.rounds):
+                for schema in ("raw", "baseline", "ours"):
+                    drop_schema(url, schema)
+                results.append(raw_copy(url, csv_path, columns, args.records))
+                if args.baseline:
+                    for label in ("baseline: first load", "baseline: full upsert reload"):
+                        results.append(
+                            ours(url, singer_path, args.records, "baseline", label, workdir, args.baseline)
+                        )
+                results.append(ours(url, singer_path, args.records, "ours", "pipeboard: first load", workdir))
+                results.append(
+                    ours(url, singer_path, args.records, "ours", "pipeboard: full upsert reload", workdir)
+                )
             if not args.skip_meltanolabs and MELTANOLABS_TARGET.exists():
                 results.append(
                     meltanolabs(url, singer_path, args.records, "MeltanoLabs: first load", workdir)
@@ -232,13 +248,23 @@ def main() -> None:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
         admin.close()
 
-    floor = results[0].seconds
-    print("\n| loader | records | wall s | x raw COPY | peak RSS MB | rows |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print_table(results)
+
+
+def print_table(results: list[Result]) -> None:
+    """One row per loader: the median of its rounds (and their range), as a multiple of raw COPY's median."""
+    by_name: dict[tuple[str, int], list[Result]] = {}
     for result in results:
+        by_name.setdefault((result.name, result.records), []).append(result)
+    floor = statistics.median(r.seconds for r in by_name[(results[0].name, results[0].records)])
+    print("\n| loader | records | rounds | wall s (median) | range s | x raw COPY | peak RSS MB | rows |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (name, records), runs in by_name.items():
+        seconds = [r.seconds for r in runs]
+        median = statistics.median(seconds)
         print(
-            f"| {result.name} | {result.records} | {result.seconds:.1f} | {result.seconds / floor:.1f} "
-            f"| {result.peak_rss_mb:.0f} | {result.rows} |"
+            f"| {name} | {records} | {len(runs)} | {median:.1f} | {min(seconds):.1f} to {max(seconds):.1f} "
+            f"| {median / floor:.1f} | {max(r.peak_rss_mb for r in runs):.0f} | {runs[-1].rows} |"
         )
 
 
