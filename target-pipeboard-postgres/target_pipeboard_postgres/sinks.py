@@ -174,9 +174,11 @@ class PostgresSink(Sink):
             metadata=self.include_sdc_metadata_properties,
             sync_started_at=self.sync_started_at,
         )
-        self._deduplicate = bool(self.key_columns) and self.load_method != APPEND_ONLY
+        # Rows are kept by key (the last one wins) unless appending; None means "every record is a row".
         self._key_of: Callable[[tuple], Any] | None = (
-            operator.itemgetter(*self._key_index) if self._deduplicate else None
+            operator.itemgetter(*self._key_index)
+            if self.key_columns and self.load_method != APPEND_ONLY
+            else None
         )
 
     @override
@@ -293,7 +295,7 @@ class PostgresSink(Sink):
 
     @override
     def process_batch(self, context: dict) -> None:
-        rows = list(self._keyed_rows.values()) if self._deduplicate else self._rows
+        rows = list(self._keyed_rows.values()) if self._key_of is not None else self._rows
         rejects = self._rejects
         if not rows and not rejects:
             return
@@ -400,7 +402,7 @@ class PostgresSink(Sink):
         """
         if not batch.count:
             return 0, 0
-        key = self.key_columns if self._deduplicate else []
+        key = self.key_columns if self._key_of is not None else []
         schema = self._target.loader.connector.schema
         with conn.cursor() as cur:
             if batch.rows:
