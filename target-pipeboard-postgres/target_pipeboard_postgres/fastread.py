@@ -162,12 +162,12 @@ def compile_record_reader(
                 return None
             values.append("None")
             continue
-        if pg_type == "bigint" and _lane(sub_schemas[prop], pg_type)[0] != "native":
+        lane, detail = _lane(sub_schemas[prop], pg_type)
+        if pg_type == "bigint" and lane != "native":
             checked_bigints.append(index)
         field = f"f{len(fields)}"
         position = len(fields)
         rename[field] = prop
-        lane, detail = _lane(sub_schemas[prop], pg_type)
         present = present_value_code(index, sub_schemas[prop], pg_type, schema, namespace)
         if lane == "native":
             declared = sub_schemas[prop]["type"]
