@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ INT64_MAX = 2**63 - 1
 
 Encoder = Callable[[Any], "str | None"]
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 
 
 class UnfitValueError(ValueError):
@@ -400,21 +401,47 @@ def copy_line(values: Iterable[str | None]) -> str:
         or "\r" in line
         or "\x00" in line
     ):
-        line = "\t".join("\\N" if value is None else value.translate(_COPY_ESCAPES) for value in row)
+        line = "\t".join("\\N" if value is None else value.translate(COPY_ESCAPES) for value in row)
     return line + "\n"
 
 
-def copy_chunks(rows: Sequence[Iterable[str | None]], rows_per_chunk: int = 500) -> list[bytes]:
+def copy_chunks(rows: Sequence[Sequence[str | None] | str], rows_per_chunk: int = 500) -> list[bytes]:
     """The COPY text-format data of many rows, UTF-8 encoded, in pieces of ``rows_per_chunk`` lines.
 
     Args:
-        rows: Rows of text values or None.
+        rows: Rows of text values or None, or rows already in COPY text (a line, newline included).
         rows_per_chunk: Lines per piece (pieces keep memory flat: no one copy of the whole batch).
 
     Returns:
         The pieces, in row order.
     """
     return [
-        "".join(map(copy_line, rows[start : start + rows_per_chunk])).encode("utf-8")
+        "".join(
+            [row if type(row) is str else copy_line(row) for row in rows[start : start + rows_per_chunk]]
+        ).encode("utf-8")
         for start in range(0, len(rows), rows_per_chunk)
     ]
+
+
+_COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+_COPY_ESCAPE_SEQUENCE = re.compile(r"\\[\\tnr]")
+
+
+def parse_copy_line(line: str) -> tuple[str | None, ...]:
+    """The values of one COPY text-format line :func:`copy_line` wrote (the inverse of it).
+
+    Args:
+        line: The line, with or without its newline.
+
+    Returns:
+        Text values, None for ``\\N``.
+    """
+    fields = line.removesuffix("\n").split("\t")
+    return tuple(
+        None
+        if field == "\\N"
+        else _COPY_ESCAPE_SEQUENCE.sub(lambda match: _COPY_UNESCAPES[match.group()], field)
+        if "\\" in field
+        else field
+        for field in fields
+    )

@@ -25,10 +25,11 @@ from target_pipeboard_postgres.copy import (
     FieldError,
     compile_encoder,
     copy_chunks,
+    parse_copy_line,
     to_json,
 )
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
-from target_pipeboard_postgres.fastread import Envelope, RecordReader, compile_record_reader
+from target_pipeboard_postgres.fastread import Envelope, LineReader, compile_line_reader
 from target_pipeboard_postgres.validation import FastValidator
 
 if TYPE_CHECKING:
@@ -112,12 +113,13 @@ class PostgresSink(Sink):
         self.staging_threshold: int = int(self.config.get("staging_threshold") or DEFAULT_STAGING_THRESHOLD)
         self.quarantine = self.config.get("on_invalid_record", "fail") == "quarantine"
         self._pending_reject: tuple[str, str] | None = None
-        self._keyed_rows: dict[tuple, tuple] = {}
-        self._rows: list[tuple] = []
+        # A row is a tuple of text values, or (from the record fast lane) its COPY text line.
+        self._keyed_rows: dict[Any, tuple | str] = {}
+        self._rows: list[tuple | str] = []
         self._rejects: list[tuple] = []
         self._needs_numeric: set[int] = set()
         self._row_maker: RowMaker | None = None
-        self._read_row: RecordReader | None = None
+        self._read_line: LineReader | None = None
         self._purged = False
         self._made: tuple[dict, tuple] | None = None
 
@@ -166,19 +168,21 @@ class PostgresSink(Sink):
         # Validation and encoding in one pass when validating (records it is unsure of take the general path).
         if self._validator is not None:
             self._row_maker = compile_row_maker(self.schema, self.properties, self.types)
-        # The record fast lane: a RECORD line's bytes straight to this row (the target falls back when None).
-        self._read_row = compile_record_reader(
-            self.schema,
-            self.properties,
-            self.types,
-            metadata=self.include_sdc_metadata_properties,
-            sync_started_at=self.sync_started_at,
-        )
         # Rows are kept by key (the last one wins) unless appending; None means "every record is a row".
         self._key_of: Callable[[tuple], Any] | None = (
             operator.itemgetter(*self._key_index)
             if self.key_columns and self.load_method != APPEND_ONLY
             else None
+        )
+        # The record fast lane: a RECORD line's bytes straight to its key and COPY line (the target falls
+        # back to the SDK's path when it returns None).
+        self._read_line = compile_line_reader(
+            self.schema,
+            self.properties,
+            self.types,
+            metadata=self.include_sdc_metadata_properties,
+            sync_started_at=self.sync_started_at,
+            key_index=self._key_index if self._key_of is not None else None,
         )
 
     @override
@@ -230,26 +234,30 @@ class PostgresSink(Sink):
                 self._invalid(record, prop, "key property is missing or null")
                 return
 
-    def take_fast(self, envelope: Envelope) -> bool:
+    def take_fast(self, envelope: Envelope, line: bytes) -> bool:
         """Take a RECORD message through the fast lane, if its record is plainly valid.
 
         Args:
             envelope: The decoded message, its record still raw JSON.
+            line: The message's line (bytes).
 
         Returns:
             False (and nothing done) when the record needs the general path: it may be invalid, or is beyond
             the lane's reach; True when its row is kept for the batch and tallied (the caller updates the
             record-count metric).
         """
-        if self._read_row is None:
+        if self._read_line is None:
             return False
-        values = self._read_row(envelope)
-        if values is None:
+        taken = self._read_line(envelope, line)
+        if taken is None:
             return False
-        for i in self._key_index:
-            if values[i] is None:
-                return False
-        self._store(values)  # the reader has range-checked its bigint values
+        key, row = taken  # the reader has range-checked its bigint values and refused NULL keys
+        if self._key_of is None:
+            self._rows.append(row)
+        else:
+            if key in self._keyed_rows:
+                self.tally_duplicate_merged()
+            self._keyed_rows[key] = row
         self.tally_record_read()
         return True
 
@@ -306,7 +314,7 @@ class PostgresSink(Sink):
         staged = len(rows) >= self.staging_threshold
         batch = Batch(
             count=len(rows),
-            rows=[] if staged else rows,
+            rows=[] if staged else [parse_copy_line(row) if type(row) is str else row for row in rows],
             copy_data=copy_chunks(rows) if staged else [],
             rejects=rejects,
             needs_numeric=frozenset(self._needs_numeric),
@@ -435,14 +443,15 @@ class PostgresSink(Sink):
         """Drop the staging table now (it would also go at commit)."""
         cur.execute(q.drop_staging(staging))
 
-    def deleted_keys(self, rows: list[tuple]) -> list[tuple]:
+    def deleted_keys(self, rows: list[tuple | str]) -> list[tuple]:
         """Keys of the batch's rows marked deleted, when ``hard_delete`` removes them by key."""
         if not (self.config.get("hard_delete") and self._key_of is not None):
             return []
         if "_sdc_deleted_at" not in self.properties:
             return []
         deleted = self.properties.index("_sdc_deleted_at")
-        return [tuple(row[i] for i in self._key_index) for row in rows if row[deleted] is not None]
+        values = (parse_copy_line(row) if type(row) is str else row for row in rows)
+        return [tuple(row[i] for i in self._key_index) for row in values if row[deleted] is not None]
 
     def apply_deletes(self, conn: Any, batch: Batch) -> None:
         """With ``hard_delete``, remove rows the source marked deleted (``_sdc_deleted_at``).

@@ -37,7 +37,8 @@ FAST_CHECK_EVERY = 256
 INVALID_RECORD_POLICIES = ("fail", "quarantine")
 
 
-FastHandler = Callable[[Envelope], bool]
+# (envelope, the line as bytes) → whether the record was taken.
+FastHandler = Callable[[Envelope, bytes], bool]
 
 
 class FastSingerReader(SingerReader):
@@ -86,7 +87,7 @@ class FastSingerReader(SingerReader):
                     envelope is not None
                     and envelope.type == SingerMessageType.RECORD
                     and (handler := lookup(envelope.stream)) is not None
-                    and handler(envelope)
+                    and handler(envelope, line if type(line) is bytes else line.encode())
                 ):
                     stats[SingerMessageType.RECORD] += 1
                     continue
@@ -377,9 +378,9 @@ class TargetPipeboardPostgres(Target):
         counter = sink.record_counter_metric
         taken = 0
 
-        def take(envelope: Envelope) -> bool:
+        def take(envelope: Envelope, line: bytes) -> bool:
             nonlocal taken
-            if not sink.take_fast(envelope):
+            if not sink.take_fast(envelope, line):
                 return False
             taken += 1
             self.fast_lane_records += 1

@@ -14,6 +14,7 @@ from target_pipeboard_postgres.copy import (
     copy_line,
     encode_record,
     encode_value,
+    parse_copy_line,
     strip_nul,
     to_json,
 )
@@ -105,6 +106,21 @@ def test_copy_line_escapes_text_format_specials_and_marks_nulls():
     assert line == "a\\tb\tc\\nd\tback\\\\slash\t\\N\tcr\\r\t\n"
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        ("a\tb", "c\nd", "back\\slash", None, "cr\r", ""),
+        ("\\N", "\\t", "\\\\", "tail\\"),
+        (None,),
+        ("",),
+        ("ü — \U0001f600",),
+    ],
+)
+def test_parse_copy_line_reads_back_what_copy_line_wrote(row):
+    assert parse_copy_line(copy_line(row)) == row
+    assert parse_copy_line(copy_line(row).removesuffix("\n")) == row
+
+
 def test_copy_chunks_split_rows_into_whole_lines_in_order():
     rows = [(str(i), None if i % 3 else "t\tab") for i in range(1203)]
     chunks = copy_chunks(rows, rows_per_chunk=500)
@@ -112,6 +128,9 @@ def test_copy_chunks_split_rows_into_whole_lines_in_order():
     assert all(chunk.endswith(b"\n") for chunk in chunks)
     assert b"".join(chunks).decode() == "".join(copy_line(row) for row in rows)
     assert copy_chunks([]) == []
+    # Rows already in COPY text (the record fast lane's) go as they are, among the others.
+    mixed = [copy_line(row) if i % 2 else row for i, row in enumerate(rows)]
+    assert copy_chunks(mixed, rows_per_chunk=500) == chunks
 
 
 def test_generated_encoder_matches_encode_record_and_names_the_bad_field():

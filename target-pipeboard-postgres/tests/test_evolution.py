@@ -97,16 +97,17 @@ def test_new_property_adds_a_column_and_missing_property_keeps_its_column(wareho
     assert warehouse.rows("s", ["id", "a", "b"]) == [(1, "x", False), (2, None, True)]
 
 
-def test_integers_beyond_int64_widen_the_column_to_numeric(warehouse, singer):
+@pytest.mark.parametrize("big", [2**80, 2**63, -(2**63) - 1, -(2**80)])
+def test_integers_beyond_int64_widen_the_column_to_numeric(warehouse, singer, big):
     warehouse.load(
         [
             singer.schema("s", {"id": {"type": "integer"}, "n": {"type": "integer"}}),
             singer.record("s", {"id": 1, "n": 5}),
-            singer.record("s", {"id": 2, "n": 2**80}),
+            singer.record("s", {"id": 2, "n": big}),
         ]
     )
     assert warehouse.column_types("s")["n"] == "numeric"
-    assert warehouse.rows("s", ["id", "n"]) == [(1, 5), (2, 2**80)]
+    assert warehouse.rows("s", ["id", "n"]) == [(1, 5), (2, big)]
 
 
 def test_changed_key_is_a_clear_error_under_upsert(warehouse, singer):

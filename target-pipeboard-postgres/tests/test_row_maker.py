@@ -12,9 +12,14 @@ import pytest
 import simplejson
 from singer_sdk.exceptions import InvalidRecord
 from target_pipeboard_postgres.connector import pg_type_for
-from target_pipeboard_postgres.copy import FieldError, compile_encoder, to_json
+from target_pipeboard_postgres.copy import FieldError, compile_encoder, parse_copy_line, to_json
 from target_pipeboard_postgres.fastpath import compile_row_maker
-from target_pipeboard_postgres.fastread import compile_record_reader, decode_envelope
+from target_pipeboard_postgres.fastread import (
+    clean_line,
+    compile_line_reader,
+    compile_record_reader,
+    decode_envelope,
+)
 from target_pipeboard_postgres.validation import FastValidator
 
 SCHEMA = {
@@ -302,6 +307,197 @@ def test_names_msgspec_cannot_match_leave_the_stream_to_the_sdk_path():
 def test_integers_beyond_int64_leave_the_lane_so_the_column_can_widen(prop):
     types = [("bigint" if p == prop else t) for p, t in zip(PROPERTIES, TYPES, strict=True)]
     read = compile_record_reader(SCHEMA, PROPERTIES, types, metadata=False)
+    read_line = compile_line_reader(SCHEMA, PROPERTIES, types, metadata=False)
     assert read is not None
-    assert read(decode_envelope(_line({**PLAIN, prop: 2**63 - 1}))) is not None
-    assert read(decode_envelope(_line({**PLAIN, prop: 2**63}))) is None
+    assert read_line is not None
+    for title in ("tab\there", "clean"):  # the row reader, and the line reader's own pass
+        for fits, value in ((True, 2**63 - 1), (True, -(2**63)), (False, 2**63), (False, -(2**63) - 1)):
+            text = _line({**PLAIN, "title": title, prop: value})
+            assert (read(decode_envelope(text)) is not None) is fits, (title, value)
+            assert (read_line(decode_envelope(text), text.encode()) is not None) is fits, (title, value)
+
+
+# --- the line reader: clean lines become COPY text at once, others the row above ---
+
+LINE_CHANGES = [
+    *JSON_CHANGES,
+    {"title": "tab\there"},
+    {"title": "new\nline"},
+    {"title": "cr\rhere"},
+    {"title": "back\\slash"},
+    {"title": "\\N"},
+    {"title": 'quote" and slash/'},
+    {"title": "\u0085 and \u2028 and \U0001f600"},
+    {"extra": {"q": 'a"b', "t": "x\ty", "b": "\\"}},
+    {"extra": {"u": "\u2014"}},
+    {"labels": None},
+    {"labels": [1, None]},
+    {"labels": [2**70, -3]},
+    {"labels": [True]},
+    {"anything": "tab\tin json"},
+]
+CLEAN_TITLE = {"title": "Deal one — ü"}
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "ascii-escaped"])
+@pytest.mark.parametrize("change", LINE_CHANGES, ids=lambda change: repr(change)[:40])
+def test_line_reader_rows_hold_the_general_paths_values_or_defer(change, ensure_ascii):
+    record = {**PLAIN, **CLEAN_TITLE, **change}
+    text = _line(record, ensure_ascii=ensure_ascii)
+    read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0])
+    assert read is not None
+    taken = read(decode_envelope(text), text.encode())
+    general = _general(_DECODE(text)["record"])
+    if isinstance(general, type):
+        assert taken is None
+        return
+    if taken is None:  # deferring is always allowed; the plain shapes must not defer
+        assert change not in ({}, JSON_CHANGES[1], LINE_CHANGES[-2])
+        return
+    key, row = taken
+    if isinstance(row, str):  # one COPY line: every special character escaped
+        assert row.endswith("\n")
+        assert row.count("\n") == 1
+        assert row.count("\t") == len(PROPERTIES) - 1
+        values = parse_copy_line(row)
+    else:
+        values = row
+    assert key == general[0]
+    assert len(values) == len(general)
+    for prop, pg_type, fast, slow in zip(PROPERTIES, TYPES, values, general, strict=True):
+        assert _same_value(pg_type, fast, slow), (prop, fast, slow)
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "ascii-escaped"])
+def test_clean_lines_become_copy_lines_and_the_others_rows(ensure_ascii):
+    read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0])
+    assert read is not None
+    clean = _line({**PLAIN, **CLEAN_TITLE}, ensure_ascii=ensure_ascii)
+    taken = read(decode_envelope(clean), clean.encode())
+    assert taken is not None
+    assert taken[0] == "1"
+    assert isinstance(taken[1], str)
+    assert parse_copy_line(taken[1])[1] == "Deal one — ü"
+    with_tab = _line({**PLAIN, "title": "a\tb"}, ensure_ascii=ensure_ascii)
+    taken = read(decode_envelope(with_tab), with_tab.encode())
+    assert taken is not None
+    row_reader = compile_record_reader(SCHEMA, PROPERTIES, TYPES, metadata=False)
+    assert row_reader is not None
+    assert taken[1] == row_reader(decode_envelope(with_tab))
+
+
+def test_line_reader_keys_rows_by_their_key_values():
+    read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0, 1])
+    assert read is not None
+    text = _line({**PLAIN, **CLEAN_TITLE})
+    assert read(decode_envelope(text), text.encode())[0] == ("1", "Deal one — ü")  # type: ignore[index]
+    unkeyed = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False)
+    assert unkeyed is not None
+    assert unkeyed(decode_envelope(text), text.encode())[0] is None  # type: ignore[index]
+    null_key = _line({**PLAIN, **CLEAN_TITLE, "title": None})
+    assert read(decode_envelope(null_key), null_key.encode()) is None  # the SDK's path names the null key
+
+
+def test_line_reader_metadata_columns_hold_the_sdks_values():
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "_sdc_extracted_at": {"type": ["null", "string"], "format": "date-time"},
+            "_sdc_received_at": {"type": ["null", "string"], "format": "date-time"},
+            "_sdc_batched_at": {"type": ["null", "string"], "format": "date-time"},
+            "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"},
+            "_sdc_sequence": {"type": ["null", "integer"]},
+            "_sdc_table_version": {"type": ["null", "integer"]},
+            "_sdc_sync_started_at": {"type": ["null", "integer"]},
+        },
+    }
+    properties = list(schema["properties"])
+    types = [pg_type_for(schema["properties"][prop]) for prop in properties]
+    read = compile_line_reader(schema, properties, types, metadata=True, sync_started_at=1700000000000)
+    assert read is not None
+    text = json.dumps(
+        {
+            "type": "RECORD",
+            "stream": "s",
+            "record": {"id": 1},
+            "time_extracted": "2024-03-01T10:00:00+05:30",
+            "version": 42,
+        }
+    )
+    before = datetime.datetime.now(datetime.UTC)
+    taken = read(decode_envelope(text), text.encode())
+    after = datetime.datetime.now(datetime.UTC)
+    assert taken is not None
+    assert isinstance(taken[1], str)
+    values = dict(zip(properties, parse_copy_line(taken[1]), strict=True))
+    assert datetime.datetime.fromisoformat(values["_sdc_extracted_at"]) == datetime.datetime.fromisoformat(
+        "2024-03-01T10:00:00+05:30"
+    )
+    tick = datetime.timedelta(milliseconds=1)  # the millisecond of _sdc_sequence, rounded as the SDK does
+    for prop in ("_sdc_received_at", "_sdc_batched_at"):
+        assert before - tick <= datetime.datetime.fromisoformat(values[prop]) <= after + tick
+    assert values["_sdc_deleted_at"] is None
+    assert abs(int(values["_sdc_sequence"]) - before.timestamp() * 1000) < 60_000
+    assert values["_sdc_table_version"] == "42"
+    assert values["_sdc_sync_started_at"] == "1700000000000"
+    # The same time_extracted again (the cached check) still refuses what the SDK's path refuses.
+    bad = text.replace("+05:30", "+99:99")
+    assert read(decode_envelope(bad), bad.encode()) is None
+
+
+_SPECIALS = ("\\", "\t", "\n", "\r", "\x00")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*_strings(key), *_strings(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        (b'{"a": "plain", "n": 1}', True),
+        (b'{"a": "\\u2014 dash"}', True),
+        (b'{"a": "\\ud83d\\ude00"}', True),
+        (b'{"a": "\\t"}', False),
+        (b'{"a": "\\n"}', False),
+        (b'{"a": "\\r"}', False),
+        (b'{"a": "\\\\"}', False),
+        (b'{"a": "\\/"}', False),
+        (b'{"a": "\\""}', False),
+        (b'{"a": "\\u0009"}', False),
+        (b'{"a": "\\u0000"}', False),
+        (b'{"a": "\\u001F"}', False),
+        (b'{"a": "\\u005c"}', False),
+        (b'{"a": "\\u005C"}', False),
+        (b'{"a": "\\\\u2014"}', False),
+        (b'{"a": "' + b"\\u2014" * 40 + b'"}', True),
+        (b'{"a": "' + b"\\u2014" * 40 + b'\\n"}', False),
+        (b'{"a": "' + b"\\u2014" * 40 + b'\\u000a"}', False),
+    ],
+)
+def test_clean_line_refuses_every_escape_copy_text_must_escape(text, clean):
+    assert clean_line(text) is clean
+    specials = [s for s in _strings(json.loads(text)) if any(c in s for c in _SPECIALS)]
+    if clean:
+        assert specials == []
+
+
+def test_raw_json_whitespace_in_a_clean_line_is_escaped_for_copy():
+    read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0])
+    assert read is not None
+    text = _line({**PLAIN, **CLEAN_TITLE}).replace('"extra": {', '"extra": {\t\r ')
+    assert '{\t\r "a"' in text
+    taken = read(decode_envelope(text), text.encode())
+    assert taken is not None
+    assert isinstance(taken[1], str)
+    assert taken[1].count("\t") == len(PROPERTIES) - 1
+    extra = parse_copy_line(taken[1])[PROPERTIES.index("extra")]
+    assert extra is not None
+    assert json.loads(extra) == {"a": [None, "ü"], "n": 1.10}
