@@ -76,6 +76,8 @@ class FastSingerReader(SingerReader):
     ) -> t.Counter[str]:
         stats: dict[str, int] = defaultdict(int)
         lookup = self.fast_handler
+        record = SingerMessageType.RECORD  # looked up once: an enum member's hash is a Python call
+        fast_records = 0
         for line in file_input or self.default_input:
             self._current_message = line
             if lookup is not None:
@@ -85,11 +87,11 @@ class FastSingerReader(SingerReader):
                     envelope = None
                 if (
                     envelope is not None
-                    and envelope.type == SingerMessageType.RECORD
+                    and envelope.type == record
                     and (handler := lookup(envelope.stream)) is not None
                     and handler(envelope, line if type(line) is bytes else line.encode())
                 ):
-                    stats[SingerMessageType.RECORD] += 1
+                    fast_records += 1
                     continue
             message = self.deserialize_json(line)
             self.assert_line_requires(message, requires={"type"})
@@ -99,6 +101,8 @@ class FastSingerReader(SingerReader):
             else:
                 self._process_unknown_message(message)
             stats[message_type] += 1
+        if fast_records:
+            stats[record] += fast_records
         return t.Counter(**stats)
 
 
