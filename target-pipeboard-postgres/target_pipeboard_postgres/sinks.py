@@ -251,13 +251,7 @@ class PostgresSink(Sink):
         taken = self._read_line(envelope, line)
         if taken is None:
             return False
-        key, row = taken  # the reader has range-checked its bigint values and refused NULL keys
-        if self._key_of is None:
-            self._rows.append(row)
-        else:
-            if key in self._keyed_rows:
-                self.tally_duplicate_merged()
-            self._keyed_rows[key] = row
+        self._put(*taken)  # the reader has range-checked its bigint values and refused NULL keys
         self.tally_record_read()
         return True
 
@@ -290,14 +284,17 @@ class PostgresSink(Sink):
         self._store(values)
 
     def _store(self, values: tuple) -> None:
-        """Add a row to the batch; under a key, it replaces the batch's earlier row for that key."""
-        if self._key_of is not None:
-            key = self._key_of(values)
-            if key in self._keyed_rows:
-                self.tally_duplicate_merged()
-            self._keyed_rows[key] = values
-        else:
-            self._rows.append(values)
+        """Add a row to the batch, under its key when rows are kept by key."""
+        self._put(None if self._key_of is None else self._key_of(values), values)
+
+    def _put(self, key: Any, row: tuple | str) -> None:
+        """Add a row (or its COPY line); under a key, it replaces the batch's earlier row for that key."""
+        if self._key_of is None:
+            self._rows.append(row)
+            return
+        if key in self._keyed_rows:
+            self.tally_duplicate_merged()
+        self._keyed_rows[key] = row
 
     # --- the batch: one transaction ---
 
