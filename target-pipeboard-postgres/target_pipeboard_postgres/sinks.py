@@ -30,7 +30,7 @@ from target_pipeboard_postgres.copy import (
 )
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
 from target_pipeboard_postgres.fastread import Envelope, LineReader, compile_line_reader
-from target_pipeboard_postgres.validation import FastValidator
+from target_pipeboard_postgres.validator import FastValidator
 
 if TYPE_CHECKING:
     from target_pipeboard_postgres.target import TargetPipeboardPostgres

@@ -1,7 +1,8 @@
-"""Record validation: a compiled fast path for the common JSON-schema keywords, jsonschema for the rest.
+"""Record checks compiled from JSON schemas: a fast path for the common keywords, jsonschema for the rest.
 
-The fast path only ever says "valid" when jsonschema would; whenever it says "maybe not", the record goes
-through the SDK's jsonschema validator, which raises the precise ``InvalidRecord`` message.
+A compiled check only ever says "valid" when jsonschema would; whenever it says "maybe not", the record goes
+through the SDK's jsonschema validator (:mod:`target_pipeboard_postgres.validator`), which raises the precise
+``InvalidRecord`` message. This module does not import the SDK: the record encoder process uses it too.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import decimal
 import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import jsonschema
-from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 Check = Callable[[Any], bool]
 
@@ -101,6 +99,8 @@ def compile_schema(schema: Mapping[str, Any] | bool, root: Mapping[str, Any]) ->
     if schema is False:
         return lambda _: False
     if _SLOW_KEYWORDS & schema.keys():
+        import jsonschema  # only here: the record encoder process imports this module without it
+
         validator = jsonschema.validators.validator_for(root)(
             schema, format_checker=jsonschema.FormatChecker(())
         )
@@ -211,30 +211,3 @@ def _object_check(properties: dict[str, Check], required: list[str], extra: Chec
         return True
 
     return check
-
-
-class FastValidator(BaseJSONSchemaValidator):
-    """The SDK's jsonschema validator behind a compiled fast path."""
-
-    def __init__(self, schema: dict[str, Any]) -> None:
-        """Compile the schema (jsonschema's own validator is kept for errors and hard cases).
-
-        Args:
-            schema: The stream's JSON schema.
-        """
-        super().__init__(schema)
-        self.slow = JSONSchemaValidator(schema)
-        self.fast = (
-            self.slow.validator.is_valid
-            if "$ref" in repr(schema) or "$defs" in schema
-            else compile_schema(schema, schema)
-        )
-
-    def validate(self, record: dict) -> None:
-        """Raise the SDK's ``InvalidRecord`` when the record does not match the schema.
-
-        Args:
-            record: The record.
-        """
-        if not self.fast(record):
-            self.slow.validate(record)

@@ -12,7 +12,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from target_pipeboard_postgres.copy import compile_encoder, encode_record, to_json
 from target_pipeboard_postgres.target import FastSingerReader
-from target_pipeboard_postgres.validation import FastValidator
+from target_pipeboard_postgres.validator import FastValidator
 
 LINES = [
     '{"type":"RECORD","stream":"s","record":{"id":1,"v":12.50,"e":1e3,"big":123456789012345678901234567890}}',

@@ -20,7 +20,7 @@ from target_pipeboard_postgres.fastread import (
     compile_record_reader,
     decode_envelope,
 )
-from target_pipeboard_postgres.validation import FastValidator
+from target_pipeboard_postgres.validator import FastValidator
 
 SCHEMA = {
     "type": "object",

@@ -8,7 +8,8 @@ import itertools
 import jsonschema
 import pytest
 from singer_sdk.exceptions import InvalidRecord
-from target_pipeboard_postgres.validation import FastValidator, compile_schema
+from target_pipeboard_postgres.validation import compile_schema
+from target_pipeboard_postgres.validator import FastValidator
 
 SCHEMAS = {
     "plain types": {
