@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import psycopg2.errors
 from psycopg2.extras import execute_values
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import Sink
@@ -94,6 +95,9 @@ class RecordRejectedError(Exception):
     """A record that does not fit its schema while ``on_invalid_record`` is ``fail``."""
 
 
+_STRAIGHT_IN = "pipeboard_straight_in"
+
+
 class PostgresSink(Sink):
     """Loads one stream into one table, batch by batch."""
 
@@ -121,6 +125,8 @@ class PostgresSink(Sink):
         self._row_maker: RowMaker | None = None
         self._read_line: LineReader | None = None
         self._purged = False
+        # Whether this run's rows can go straight into the table (see copy_straight_in); None: not yet known.
+        self._keys_new: bool | None = None
         self._made: tuple[dict, tuple] | None = None
 
     # --- set-up: names and column types, known before the first record ---
@@ -414,11 +420,44 @@ class PostgresSink(Sink):
                 statement = q.insert_values(schema, self.table, self.columns, key)
                 result = execute_values(cur, statement, batch.rows, page_size=len(batch.rows), fetch=True)
                 return int(result[0][0]), int(result[0][1])
+            if self.copy_straight_in(cur, schema, batch, key):
+                return batch.count, 0
             staging = self.create_staging(cur, schema)
             self.copy_rows(cur, staging, batch.copy_data)
             counts = self.merge_from_staging(cur, schema, staging, key)
             self.drop_staging(cur, staging)
             return counts
+
+    def copy_straight_in(self, cur: Any, schema: str, batch: Batch, key: Sequence[str]) -> bool:
+        """COPY the batch into the table itself when every row is new: no staging table, no merge.
+
+        Rows are new when there is no key (appending), or while this run's keys have never met a row
+        already there: the table was empty at the run's first staged batch (a first load, an overwrite) and
+        no batch since found a key taken (e.g. by another loader). Then the COPY runs under a savepoint; a
+        key already in the table undoes it (the unique violation) and this batch and the rest of the run
+        merge through staging. A batch's own keys are distinct (deduplicated while reading).
+
+        Returns:
+            True when the rows are in (all inserted), False when the batch must merge through staging.
+        """
+        if not key:
+            cur.copy_expert(q.copy_into_table(schema, self.table, self.columns), ChunkReader(batch.copy_data))
+            return True
+        if self._keys_new is None:
+            cur.execute(q.has_rows(schema, self.table))
+            self._keys_new = not cur.fetchone()[0]
+        if not self._keys_new:
+            return False
+        cur.execute(q.savepoint(_STRAIGHT_IN))
+        try:
+            cur.copy_expert(q.copy_into_table(schema, self.table, self.columns), ChunkReader(batch.copy_data))
+        except psycopg2.errors.UniqueViolation:
+            cur.execute(q.rollback_to(_STRAIGHT_IN))
+            self._keys_new = False
+            self.logger.info("Table %s already holds keys of this batch: merging through staging", self.table)
+            return False
+        cur.execute(q.release(_STRAIGHT_IN))
+        return True
 
     def create_staging(self, cur: Any, schema: str) -> str:
         """A temporary table shaped like the target's batch columns."""

@@ -155,6 +155,31 @@ def copy_into(staging: str, columns: Sequence[str]) -> sql.Composed:
     return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(staging), _columns(columns))
 
 
+def copy_into_table(schema: str, table: str, columns: Sequence[str]) -> sql.Composed:
+    """``COPY schema.table (cols) FROM STDIN`` in text format: rows straight into the target table."""
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, table), _columns(columns))
+
+
+def has_rows(schema: str, table: str) -> sql.Composed:
+    """``SELECT EXISTS (SELECT 1 FROM table)``: whether the table holds any row (reads at most one)."""
+    return sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(schema, table))
+
+
+def savepoint(name: str) -> sql.Composed:
+    """``SAVEPOINT name``."""
+    return sql.SQL("SAVEPOINT {}").format(sql.Identifier(name))
+
+
+def rollback_to(name: str) -> sql.Composed:
+    """``ROLLBACK TO SAVEPOINT name``."""
+    return sql.SQL("ROLLBACK TO SAVEPOINT {}").format(sql.Identifier(name))
+
+
+def release(name: str) -> sql.Composed:
+    """``RELEASE SAVEPOINT name``."""
+    return sql.SQL("RELEASE SAVEPOINT {}").format(sql.Identifier(name))
+
+
 def drop_staging(staging: str) -> sql.Composed:
     """``DROP TABLE IF EXISTS`` for the staging table."""
     return sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(staging))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+
+import psycopg2
 import pytest
+from target_pipeboard_postgres.target import TargetPipeboardPostgres
 
 SCHEMA = {"id": {"type": "integer"}, "name": {"type": "string"}, "amount": {"type": "integer"}}
 
@@ -157,3 +163,61 @@ def test_bad_settings_raise_naming_the_setting(warehouse):
         TargetPipeboardPostgres(config=warehouse.config(load_method="merge"), validate_config=True)
     with pytest.raises(ConfigValidationError, match="database_url"):
         TargetPipeboardPostgres(config={"default_target_schema": "x"}, validate_config=True)
+
+
+def _load_log(warehouse) -> list[tuple]:
+    return warehouse.query(
+        f'SELECT rows_inserted, rows_updated FROM "{warehouse.schema}"._pipeboard_loads ORDER BY finished_at'
+    )
+
+
+def test_rows_new_to_the_table_go_straight_in_until_a_key_is_already_there(warehouse, singer, caplog):
+    """COPY into the table itself while keys are new; a key already there undoes that batch's COPY only."""
+    schema = singer.schema("s", {"id": {"type": "integer"}, "title": {"type": "string"}})
+    first = [schema, *(singer.record("s", {"id": i, "title": f"a{i}"}) for i in range(60))]
+    # The third batch repeats keys of the first: its straight COPY is undone and it merges; so does the rest.
+    first += [singer.record("s", {"id": i, "title": f"b{i}"}) for i in range(10, 40)]
+    first += [singer.record("s", {"id": i, "title": f"c{i}"}) for i in range(55, 75)]
+    settings = {"batch_size_rows": 30, "staging_threshold": 5, "add_record_metadata": False}
+    with caplog.at_level("INFO"):
+        warehouse.load(first, **settings)
+    assert _load_log(warehouse) == [(30, 0), (30, 0), (0, 30), (15, 5)]
+    assert sum("already holds keys of this batch" in message for message in caplog.messages) == 1
+    expected = {i: f"a{i}" for i in range(60)}
+    expected.update({i: f"b{i}" for i in range(10, 40)})
+    expected.update({i: f"c{i}" for i in range(55, 75)})
+    assert dict(warehouse.rows("s", ["id", "title"])) == expected
+    assert len(warehouse.rows("s", "id")) == 75
+
+    # A table holding rows at a run's start is merged into from the start (no COPY that could collide).
+    caplog.clear()
+    again = [schema, *(singer.record("s", {"id": i, "title": f"d{i}"}) for i in range(50, 80))]
+    with caplog.at_level("INFO"):
+        warehouse.load(again, **settings)
+    assert _load_log(warehouse)[-1] == (5, 25)
+    assert not any("already holds keys" in message for message in caplog.messages)
+    assert dict(warehouse.rows("s", ["id", "title"]))[79] == "d79"
+
+
+def test_a_key_another_loader_wrote_between_batches_is_merged_not_duplicated(warehouse, singer, database_url):
+    schema = singer.schema("s", {"id": {"type": "integer"}, "title": {"type": "string"}})
+    messages = [schema, *(singer.record("s", {"id": i, "title": f"ours {i}"}) for i in range(40))]
+    settings = warehouse.config(batch_size_rows=20, staging_threshold=5, add_record_metadata=False)
+
+    class AnotherLoaderBetweenBatches(TargetPipeboardPostgres):
+        def drain_one(self, sink) -> None:
+            super().drain_one(sink)
+            if self._loader is not None:
+                self._loader.wait()  # the first batch is committed: now the other loader writes id 30
+                with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+                    table = f'"{warehouse.schema}".s'
+                    cur.execute(
+                        f"INSERT INTO {table} (id, title) VALUES (30, 'theirs') ON CONFLICT DO NOTHING"
+                    )
+                conn.close()
+
+    target = AnotherLoaderBetweenBatches(config=settings)
+    with contextlib.redirect_stdout(io.StringIO()):
+        target.listen(io.BytesIO("".join(json.dumps(m) + "\n" for m in messages).encode()))
+    assert warehouse.rows("s", ["id", "title"], order="id") == [(i, f"ours {i}") for i in range(40)]
+    assert _load_log(warehouse) == [(20, 0), (19, 1)]
