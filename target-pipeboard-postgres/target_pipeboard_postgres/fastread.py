@@ -209,7 +209,7 @@ def compile_record_reader(
     Returns:
         envelope → tuple of text values / None, or None meaning "use the general path".
     """
-    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, None)
+    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, None, None)
     return None if namespace is None else namespace["read"]
 
 
@@ -221,12 +221,17 @@ def compile_line_reader(
     metadata: bool,
     sync_started_at: Any = None,
     key_index: Sequence[int] | None = None,
+    stream: str | None = None,
 ) -> LineReader | None:
     """A generated (envelope, line) → (key, row) function for the sink's batch, or None if unsupported.
 
     The row is the record's COPY text line when the line is :func:`clean_line` (no tuple, no escaping
     pass), else the tuple :func:`compile_record_reader`'s reader makes. Either holds the same values.
     None (the SDK's path) when that reader would return None or a key value is NULL.
+
+    With ``stream``, the function also has a ``read_message`` attribute: line → (key, COPY line) for a clean
+    RECORD line of that stream, decoding envelope and record in one pass; None means "ask the reader itself"
+    (another stream or message, a line that is not clean, anything in doubt), never "the SDK's path".
 
     Args:
         schema: The stream's JSON schema as the sink sees it (metadata properties included).
@@ -236,12 +241,17 @@ def compile_line_reader(
         sync_started_at: The sink's ``sync_started_at``.
         key_index: Positions of the key properties when rows are kept by key (the key is their text value,
             a tuple of them when there are several), or None (the key is None).
+        stream: The stream's name (for ``read_message``).
 
     Returns:
         The reader, or None meaning "use the general path" for this stream.
     """
-    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, key_index)
-    return None if namespace is None else namespace["read_line"]
+    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, key_index, stream)
+    if namespace is None:
+        return None
+    read_line = namespace["read_line"]
+    read_line.read_message = namespace.get("read_message")
+    return read_line
 
 
 def _compile_readers(
@@ -251,8 +261,10 @@ def _compile_readers(
     metadata: bool,
     sync_started_at: Any,
     key_index: Sequence[int] | None,
+    stream: str | None,
 ) -> dict[str, Any] | None:
-    """The namespace holding the generated ``read`` (row tuple) and ``read_line`` (key and row)."""
+    """The namespace of the generated ``read`` (row tuple), ``read_line`` (key and row) and, given the
+    stream, ``read_message`` (a clean RECORD line of that stream → key and COPY line, one decoding pass)."""
     if not supported_root(schema, properties):
         return None
     sub_schemas = schema.get("properties") or {}
@@ -395,8 +407,22 @@ def _compile_readers(
     try:
         record_type = msgspec.defstruct("PipeboardRecord", fields, kw_only=True, rename=rename)
         namespace["DECODE"] = msgspec.json.Decoder(record_type).decode
+        # The envelope's fields as Envelope declares them, the record decoded in the same pass.
+        message_type = msgspec.defstruct(
+            "PipeboardRecordMessage",
+            [
+                ("type", str),
+                ("stream", str),
+                ("record", record_type),
+                ("time_extracted", str | None, None),
+                ("version", int | None, None),
+            ],
+            kw_only=True,
+        )
+        namespace["DECODE_MESSAGE"] = msgspec.json.Decoder(message_type).decode
     except (ValueError, TypeError):  # e.g. a property name msgspec cannot match (quotes, backslashes)
         return None
+    namespace["STREAM"] = stream
     namespace["ASTUPLE"] = msgspec.structs.astuple
     uses_clock = metadata and any(
         prop in ("_sdc_received_at", "_sdc_batched_at", "_sdc_sequence") for prop in properties
@@ -423,6 +449,19 @@ def _compile_readers(
         (f"{{a{i}}}" if i in named else f"{{{value}}}") + ("\\t" if i < len(line_values) - 1 else "\\n")
         for i, value in enumerate(line_values)
     )
+    # From the record struct ``s`` (and the envelope ``env``) to (key, COPY line), or None.
+    copy_line_body = [
+        *clock,
+        *(f"        a{i} = {line_values[i]}" for i in sorted(named)),
+        *(f"        if a{i} is NULL:\n            return None" for i in keys),
+        *(
+            f"        if len(a{i}) > 18 and not MIN <= int(a{i}) <= MAX:\n            return None"
+            for i in checked_bigints
+        ),
+        f'        return ({key_line}, f"{text}")',
+        "    except Exception:",
+        "        return None",
+    ]
     lines = [
         *helpers,
         "def read(env):",
@@ -447,17 +486,20 @@ def _compile_readers(
         "        return None if row is None else (" + key_row + ", row)",
         "    try:",
         "        s = DECODE(env.record)",
-        *clock,
-        *(f"        a{i} = {line_values[i]}" for i in sorted(named)),
-        *(f"        if a{i} is NULL:\n            return None" for i in keys),
-        *(
-            f"        if len(a{i}) > 18 and not MIN <= int(a{i}) <= MAX:\n            return None"
-            for i in checked_bigints
-        ),
-        f'        return ({key_line}, f"{text}")',
-        "    except Exception:",
-        "        return None",
+        *copy_line_body,
     ]
+    if stream is not None:
+        lines += [
+            "def read_message(line):",
+            "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
+            "        return None",
+            "    try:",
+            "        env = DECODE_MESSAGE(line)",
+            "        if env.type != 'RECORD' or env.stream != STREAM:",
+            "            return None",
+            "        s = env.record",
+            *copy_line_body,
+        ]
     exec(compile("\n".join(lines), "<pipeboard-record-reader>", "exec"), namespace)  # noqa: S102 - names are repr() literals
     return namespace
 

@@ -369,6 +369,37 @@ def test_line_reader_rows_hold_the_general_paths_values_or_defer(change, ensure_
 
 
 @pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "ascii-escaped"])
+@pytest.mark.parametrize("change", LINE_CHANGES, ids=lambda change: repr(change)[:40])
+def test_one_pass_message_reader_gives_the_line_readers_row_or_asks_it(change, ensure_ascii):
+    read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0], stream="s")
+    assert read is not None
+    text = _line({**PLAIN, **CLEAN_TITLE, **change}, ensure_ascii=ensure_ascii)
+    line = text.encode()
+    whole = read.read_message(line)  # type: ignore[attr-defined]
+    taken = read(decode_envelope(line), line)
+    if whole is not None:  # it only ever answers what the line reader answers
+        assert whole == taken
+    if taken is not None and isinstance(taken[1], str):  # and it answers for every clean line taken
+        assert whole == taken
+
+
+def test_one_pass_message_reader_leaves_other_lines_to_the_line_reader():
+    read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0], stream="s")
+    assert read is not None
+    read_message = read.read_message  # type: ignore[attr-defined]
+    record = {**PLAIN, **CLEAN_TITLE}
+    assert read_message(_line(record).encode()) is not None
+    other_stream = _line(record).replace('"stream": "s"', '"stream": "t"')
+    assert '"stream": "t"' in other_stream
+    not_clean = _line({**record, "title": "a\tb"})
+    state = json.dumps({"type": "STATE", "value": {"bookmarks": {}}})
+    not_a_record = simplejson.dumps({"type": "SCHEMA", "stream": "s", "record": record}, use_decimal=True)
+    for line in (other_stream, not_clean, state, not_a_record, "[]", "{", ""):
+        assert read_message(line.encode()) is None, line
+    assert compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False).read_message is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["utf8", "ascii-escaped"])
 def test_clean_lines_become_copy_lines_and_the_others_rows(ensure_ascii):
     read = compile_line_reader(SCHEMA, PROPERTIES, TYPES, metadata=False, key_index=[0])
     assert read is not None
