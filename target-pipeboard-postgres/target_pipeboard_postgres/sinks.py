@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import operator
 import re
@@ -19,6 +20,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
 from target_pipeboard_postgres import sql as q
+from target_pipeboard_postgres.blocklane import ReaderSpec
 from target_pipeboard_postgres.connector import Connector, SchemaEvolutionError, pg_type_for, widen
 from target_pipeboard_postgres.copy import (
     INT64_MAX,
@@ -182,14 +184,23 @@ class PostgresSink(Sink):
         )
         # The record fast lane: a RECORD line's bytes straight to its key and COPY line (the target falls
         # back to the SDK's path when it returns None).
-        self._read_line = compile_line_reader(
-            self.schema,
-            self.properties,
-            self.types,
-            metadata=self.include_sdc_metadata_properties,
-            sync_started_at=self.sync_started_at,
-            key_index=self._key_index if self._key_of is not None else None,
-        )
+        spec: ReaderSpec = {
+            "schema": self.schema,
+            "properties": self.properties,
+            "types": self.types,
+            "metadata": self.include_sdc_metadata_properties,
+            "sync_started_at": self.sync_started_at,
+            "key_index": self._key_index if self._key_of is not None else None,
+            "stream": self.stream_name,
+        }
+        self._read_line = compile_line_reader(**spec)
+        # What an encoder process compiles the same reader from (see blocklane).
+        self.reader_spec: ReaderSpec | None = copy.deepcopy(spec) if self._read_line is not None else None
+
+    @property
+    def line_reader(self) -> LineReader | None:
+        """The record fast lane's line reader: (envelope, line) → (key, row), or None for the SDK's path."""
+        return self._read_line
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -292,6 +303,24 @@ class PostgresSink(Sink):
     def _store(self, values: tuple) -> None:
         """Add a row to the batch, under its key when rows are kept by key."""
         self._put(None if self._key_of is None else self._key_of(values), values)
+
+    def put_rows(self, keys: list, rows: list) -> None:
+        """Add rows the line reader made (a segment of the block lane) and tally them as records read.
+
+        Args:
+            keys: Each row's key, as the line reader gives it.
+            rows: COPY lines or row tuples.
+        """
+        if self._key_of is None:
+            self._rows.extend(rows)
+        else:
+            kept = self._keyed_rows
+            before = len(kept)
+            kept.update(zip(keys, rows, strict=True))
+            merged = len(rows) - (len(kept) - before)
+            if merged:
+                self.tally_duplicate_merged(merged)
+        self.tally_record_read(len(rows))
 
     def _put(self, key: Any, row: tuple | str) -> None:
         """Add a row (or its COPY line); under a key, it replaces the batch's earlier row for that key."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import copy
 import decimal
 import gc
+import io
+import os
 import sys
 import typing as t
 from collections import defaultdict
@@ -25,8 +28,9 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_pipeboard_postgres.blocklane import BlockLane, LaneHost, ReaderSpec
 from target_pipeboard_postgres.connector import Connector
-from target_pipeboard_postgres.fastread import Envelope, decode_envelope
+from target_pipeboard_postgres.fastread import Envelope, LineReader, decode_envelope
 from target_pipeboard_postgres.metrics import TargetMetrics
 from target_pipeboard_postgres.sinks import APPEND_ONLY, OVERWRITE, UPSERT, PostgresSink
 
@@ -35,27 +39,50 @@ GC_THRESHOLD_RECORDS = 50000
 SWITCH_INTERVAL_SECONDS = 0.0005
 FAST_CHECK_EVERY = 256
 INVALID_RECORD_POLICIES = ("fail", "quarantine")
+# Input read before encoder processes start: a small load never pays for one.
+ENCODER_START_BYTES = 8 << 20
+MAX_ENCODER_PROCESSES = 16
 
 
 # (envelope, the line as bytes) → whether the record was taken.
 FastHandler = Callable[[Envelope, bytes], bool]
 
 
-class FastSingerReader(SingerReader):
-    """The SDK's reader with msgspec parsing, and a fast lane for RECORD messages.
+class LaneTarget(t.Protocol):
+    """What the reader's block lane needs from the target (see :class:`~.blocklane.LaneHost`)."""
 
-    A RECORD line whose stream has a fast handler (``fast_handler(stream)``) goes to it with the record still
-    raw; when the handler declines (returns False), the line takes the SDK's path like any other. Parsing
-    gives the same results as the SDK's (numbers with a fraction or exponent become ``Decimal``); lines
-    msgspec refuses go through the SDK's own parser (its leniencies, its error for invalid lines).
+    def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]: ...
+
+    def readers_may_have_changed(self) -> bool: ...
+
+    def take_segment(self, stream: str, keys: list, rows: list) -> None: ...
+
+    def block_lane(self, host: LaneHost) -> BlockLane | None: ...
+
+
+class FastSingerReader(SingerReader):
+    """The SDK's reader with msgspec parsing, and fast lanes for RECORD messages.
+
+    Binary input (standard input, as a target runs) goes through the block lane
+    (:mod:`~target_pipeboard_postgres.blocklane`): blocks of lines are encoded in encoder processes or here,
+    segments of taken records go to their sinks whole, and every other line comes back here in input order.
+    Per line, a RECORD line whose stream has a fast handler (``fast_handler(stream)``) goes to it with the
+    record still raw; when the handler declines (returns False), the line takes the SDK's path like any
+    other. Parsing gives the same results as the SDK's (numbers with a fraction or exponent become
+    ``Decimal``); lines msgspec refuses go through the SDK's own parser (its leniencies, its error for
+    invalid lines).
     """
 
     _decode = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
 
     def __init__(self) -> None:
-        """Start with no fast lane (the target sets ``fast_handler``)."""
+        """Start with no fast lane (the target sets ``fast_handler`` and ``lane_target``)."""
         super().__init__()
         self.fast_handler: Callable[[str], FastHandler | None] | None = None
+        self.lane_target: LaneTarget | None = None
+        self._stats: dict[str, int] = defaultdict(int)
+        self._callbacks: dict[str, t.Callable[[dict], None]] = {}
+        self._fast_records = 0
 
     @property
     def default_input(self) -> t.IO:  # type: ignore[override]
@@ -74,36 +101,92 @@ class FastSingerReader(SingerReader):
     def process_lines(
         self, file_input: t.IO | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> t.Counter[str]:
-        stats: dict[str, int] = defaultdict(int)
+        source = file_input or self.default_input
+        self._stats = defaultdict(int)
+        self._callbacks = callbacks
+        self._fast_records = 0
+        binary = _binary_source(source)
+        if self.fast_handler is not None and self.lane_target is not None and binary is not None:
+            self.lane_target.block_lane(self).run(binary)
+        else:
+            process_line = self.process_line
+            for line in source:
+                process_line(line)
+        if self._fast_records:
+            self._stats[SingerMessageType.RECORD] += self._fast_records
+        return t.Counter(**self._stats)
+
+    def process_line(self, line: str | bytes) -> None:
+        """One line: the per-record fast lane when its stream has one that takes it, else the SDK's path.
+
+        Args:
+            line: One Singer message.
+        """
+        self._current_message = line
         lookup = self.fast_handler
-        record = SingerMessageType.RECORD  # looked up once: an enum member's hash is a Python call
-        fast_records = 0
-        for line in file_input or self.default_input:
-            self._current_message = line
-            if lookup is not None:
-                try:
-                    envelope = decode_envelope(line)
-                except msgspec.DecodeError:
-                    envelope = None
-                if (
-                    envelope is not None
-                    and envelope.type == record
-                    and (handler := lookup(envelope.stream)) is not None
-                    and handler(envelope, line if type(line) is bytes else line.encode())
-                ):
-                    fast_records += 1
-                    continue
-            message = self.deserialize_json(line)
-            self.assert_line_requires(message, requires={"type"})
-            message_type = message["type"]
-            if callback := callbacks.get(message_type):
-                callback(message)
-            else:
-                self._process_unknown_message(message)
-            stats[message_type] += 1
-        if fast_records:
-            stats[record] += fast_records
-        return t.Counter(**stats)
+        if lookup is not None:
+            try:
+                envelope = decode_envelope(line)
+            except msgspec.DecodeError:
+                envelope = None
+            if (
+                envelope is not None
+                and envelope.type == "RECORD"
+                and (handler := lookup(envelope.stream)) is not None
+                and handler(envelope, line if type(line) is bytes else line.encode())
+            ):
+                self._fast_records += 1
+                return
+        message = self.deserialize_json(line)
+        self.assert_line_requires(message, requires={"type"})
+        message_type = message["type"]
+        if callback := self._callbacks.get(message_type):
+            callback(message)
+        else:
+            self._process_unknown_message(message)
+        self._stats[message_type] += 1
+
+    # --- the block lane's host: segments go to the target, lines come back here ---
+
+    def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]:
+        """Each fast-lane stream's reader and spec (from the target)."""
+        assert self.lane_target is not None
+        return self.lane_target.line_readers()
+
+    def readers_may_have_changed(self) -> bool:
+        """Whether the target's readers may have changed since the last call."""
+        assert self.lane_target is not None
+        return self.lane_target.readers_may_have_changed()
+
+    def take_segment(self, stream: str, keys: list, rows: list) -> None:
+        """Hand a segment of taken records to the target, and count them.
+
+        Args:
+            stream: Their stream.
+            keys: Each row's key.
+            rows: The rows (COPY lines or tuples).
+        """
+        assert self.lane_target is not None
+        self.lane_target.take_segment(stream, keys, rows)
+        self._fast_records += len(rows)
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def _binary_source(source: t.IO) -> t.BinaryIO | None:
+    """``source`` as bytes: itself when binary, the file under a UTF-8 text file, else None (read as text).
+
+    A text file not yet read (``--input``) is read through its binary buffer: Singer messages are UTF-8.
+    """
+    if isinstance(source, io.BufferedIOBase | io.RawIOBase):
+        return t.cast(t.BinaryIO, source)
+    if isinstance(source, io.TextIOWrapper) and codecs.lookup(source.encoding).name == "utf-8":
+        return t.cast(t.BinaryIO, source.buffer)
+    return None
 
 
 @dataclass
@@ -293,6 +376,14 @@ class TargetPipeboardPostgres(Target):
             "pushgateway_url", th.StringType, description="Prometheus Pushgateway to push metrics to."
         ),
         th.Property("validate_records", th.BooleanType, default=True, description="Validate records."),
+        th.Property(
+            "encoder_processes",
+            th.IntegerType,
+            description=(
+                "Extra processes turning records into COPY text once the input passes 8 MiB (0: none). "
+                "Default: 1 on a machine with two or more CPUs, else 0."
+            ),
+        ),
     ).to_dict()
 
     @override
@@ -308,8 +399,11 @@ class TargetPipeboardPostgres(Target):
         self._fast_handlers: dict[str, FastHandler | None] = {}
         self._fast_count_flushes: list[Callable[[], None]] = []
         self.fast_lane_records = 0
+        self._readers_changed = True
+        self.block_lane_used: BlockLane | None = None
         if isinstance(self.message_reader, FastSingerReader):
             self.message_reader.fast_handler = self._fast_handler
+            self.message_reader.lane_target = self
 
     def _check_settings(self) -> None:
         connection_kwargs(self.config)
@@ -321,6 +415,9 @@ class TargetPipeboardPostgres(Target):
             value = self.config.get(setting)
             if value is not None and int(value) < 1:
                 raise ConfigValidationError(f"{setting} must be a positive integer")
+        processes = self.config.get("encoder_processes")
+        if processes is not None and not 0 <= int(processes) <= MAX_ENCODER_PROCESSES:
+            raise ConfigValidationError(f"encoder_processes must be between 0 and {MAX_ENCODER_PROCESSES}")
 
     @property
     def loader(self) -> Loader:
@@ -383,7 +480,7 @@ class TargetPipeboardPostgres(Target):
         taken = 0
 
         def take(envelope: Envelope, line: bytes) -> bool:
-            nonlocal taken
+            nonlocal taken, max_size
             if not sink.take_fast(envelope, line):
                 return False
             taken += 1
@@ -391,6 +488,7 @@ class TargetPipeboardPostgres(Target):
             if sink.current_size >= max_size:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
                 self.drain_one(sink)
+                max_size = sink.max_size
             if not taken % FAST_CHECK_EVERY:
                 counter.increment(FAST_CHECK_EVERY)
                 self._handle_max_record_age()
@@ -409,6 +507,77 @@ class TargetPipeboardPostgres(Target):
     def _process_schema_message(self, message_dict: dict) -> None:
         super()._process_schema_message(message_dict)
         self._forget_fast_handlers()
+        self._readers_changed = True
+
+    # --- the block lane (see FastSingerReader and blocklane): segments of taken records, whole ---
+
+    def block_lane(self, host: LaneHost) -> BlockLane:
+        """The block lane reading this run's input, with the configured encoder processes.
+
+        Args:
+            host: The reader (lines that are not taken go back to it).
+
+        Returns:
+            The lane (also kept as ``block_lane_used``).
+        """
+        processes = self.config.get("encoder_processes")
+        if processes is None:
+            processes = 1 if _usable_cpus() >= 2 else 0
+        self.block_lane_used = BlockLane(host, int(processes), ENCODER_START_BYTES)
+        return self.block_lane_used
+
+    def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]:
+        """The line reader and its spec of each stream whose records may take the fast lane now.
+
+        Returns:
+            stream → (reader, spec), for the active sinks with a fast handler and a reader.
+        """
+        readers = {}
+        for stream, sink in self._sinks_active.items():
+            if (
+                self._fast_handler(stream) is not None
+                and isinstance(sink, PostgresSink)
+                and sink.line_reader is not None
+                and sink.reader_spec is not None
+            ):
+                readers[stream] = (sink.line_reader, sink.reader_spec)
+        return readers
+
+    def readers_may_have_changed(self) -> bool:
+        """Whether a SCHEMA message came since the last call (sinks, and so readers, may differ).
+
+        Returns:
+            True once per change.
+        """
+        changed, self._readers_changed = self._readers_changed, False
+        return changed
+
+    def take_segment(self, stream: str, keys: list, rows: list) -> None:
+        """Put rows the stream's line reader made into its batches: what the per-record lane does, in bulk.
+
+        A full batch is drained at the same record as one record at a time would; the periodic checks (record
+        age, pending STATE) run once per segment.
+
+        Args:
+            stream: The stream (its sink is active and on the fast lane).
+            keys: Each row's key (None when rows are not kept by key).
+            rows: COPY lines or row tuples.
+        """
+        sink = self._sinks_active[stream]
+        assert isinstance(sink, PostgresSink)
+        start, count = 0, len(rows)
+        while start < count:
+            max_size = sink.max_size
+            end = min(count, start + max(1, max_size - sink.current_size))
+            sink.put_rows(keys[start:end], rows[start:end])
+            if sink.current_size >= max_size:
+                self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
+                self.drain_one(sink)
+            start = end
+        sink.record_counter_metric.increment(count)
+        self.fast_lane_records += count
+        self._handle_max_record_age()
+        self._after_record()
 
     def _forget_fast_handlers(self) -> None:
         for flush in self._fast_count_flushes:
@@ -460,6 +629,13 @@ class TargetPipeboardPostgres(Target):
         self._forget_fast_handlers()
         super().process_endofpipe()
         self.logger.info("%d records took the fast lane (the others the SDK's path)", self.fast_lane_records)
+        if self.block_lane_used is not None:
+            lane = self.block_lane_used
+            self.logger.info(
+                "Input blocks encoded: %d in encoder processes, %d in this one",
+                lane.encoded_elsewhere,
+                lane.encoded_here,
+            )
 
     @override
     def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:

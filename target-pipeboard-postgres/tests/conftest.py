@@ -15,6 +15,7 @@ import psycopg2
 import pytest
 import singer_sdk
 from psycopg2 import sql
+from target_pipeboard_postgres.blocklane import BlockLane
 from target_pipeboard_postgres.target import TargetPipeboardPostgres
 
 SDK_STREAMS = Path(singer_sdk.__file__).parent / "testing" / "target_test_streams"
@@ -26,6 +27,7 @@ class Run:
 
     states: list[dict] = field(default_factory=list)
     fast_lane_records: int = 0
+    block_lane: BlockLane | None = None  # the lane that read the input (None: read as text, line by line)
 
 
 @dataclass
@@ -39,10 +41,19 @@ class Warehouse:
         """Target settings pointing at this schema (plus overrides)."""
         return {"database_url": self.url, "default_target_schema": self.schema, **settings}
 
-    def load(self, messages: list[dict] | str | Path, *, fast_lane: bool = True, **settings: Any) -> Run:
+    def load(
+        self,
+        messages: list[dict] | str | Path,
+        *,
+        fast_lane: bool = True,
+        text_input: bool = False,
+        **settings: Any,
+    ) -> Run:
         """Run the target in-process on Singer messages (a list, a .singer text, or a file path).
 
-        ``fast_lane=False`` sends every record through the SDK's own path (to compare the two).
+        The input is bytes, as standard input is when the target runs (the block lane reads it);
+        ``text_input=True`` hands it over as text (read line by line). ``fast_lane=False`` sends every
+        record through the SDK's own path (to compare the two).
         """
         if isinstance(messages, Path):
             text = messages.read_text(encoding="utf-8")
@@ -55,10 +66,11 @@ class Warehouse:
             target.message_reader.fast_handler = None
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            target.listen(io.StringIO(text))
+            target.listen(io.StringIO(text) if text_input else io.BytesIO(text.encode("utf-8")))
         return Run(
             states=[json.loads(line) for line in out.getvalue().splitlines() if line.strip()],
             fast_lane_records=target.fast_lane_records,
+            block_lane=target.block_lane_used,
         )
 
     def query(self, statement: str | sql.Composable, params: tuple = ()) -> list[tuple]:
