@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -73,18 +74,69 @@ def settle(timeout: float = 60.0) -> None:
     conn.close()
 
 
+class ChildPeaks:
+    """Peak RSS of a process's children (the target's encoder process), read from ``/proc`` while it runs.
+
+    Each child's ``VmHWM`` (its own peak so far) is read every ``interval`` seconds; the last reading of each
+    is kept. Added to the parent's own peak this gives the sum of peaks: never less than the peak of the sum.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peaks_kb: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _children(self) -> list[int]:
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.pid:
+                found.append(int(entry))
+        return found
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            for child in self._children():
+                try:
+                    status = Path(f"/proc/{child}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peaks_kb[child] = int(line.split()[1])
+
+    def stop(self) -> int:
+        """Stop watching; the sum of the children's peaks in KB."""
+        self._stop.set()
+        self._thread.join()
+        return sum(self.peaks_kb.values())
+
+
 def run_measured(
     command: list[str], stdin_path: Path | None = None, env: dict[str, str] | None = None
 ) -> tuple[float, float]:
-    """Run a command on a settled server; return wall seconds and the child's peak RSS in MB (from wait4)."""
+    """Run a command on a settled server; return wall seconds and the peak RSS in MB of it and its children.
+
+    The command's own peak comes from wait4; its children's peaks (an encoder process) are added to it.
+    """
     settle()
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
+    children = ChildPeaks(process.pid)
     assert process.stderr is not None
     errors = process.stderr.read()
+    children_kb = children.stop()  # before wait4: the children are gone by then, their readings kept
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -92,7 +144,7 @@ def run_measured(
         stdin.close()
     if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({process.returncode}): {errors.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, (usage.ru_maxrss + children_kb) / 1024
 
 
 def count_rows(url: str, schema: str, table: str) -> int:
@@ -257,7 +309,10 @@ def print_table(results: list[Result]) -> None:
     for result in results:
         by_name.setdefault((result.name, result.records), []).append(result)
     floor = statistics.median(r.seconds for r in by_name[(results[0].name, results[0].records)])
-    print("\n| loader | records | rounds | wall s (median) | range s | x raw COPY | peak RSS MB | rows |")
+    print(
+        "\n| loader | records | rounds | wall s (median) | range s | x raw COPY "
+        "| peak RSS MB (all processes) | rows |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for (name, records), runs in by_name.items():
         seconds = [r.seconds for r in runs]
