@@ -476,6 +476,7 @@ class BlockLane:
         """
         pending: collections.deque[Ticket | _Local] = collections.deque()
         blocks = read_blocks(source, BLOCK_BYTES)
+        small = BLOCK_BYTES // 8  # blocks below this are encoded here (see below)
         read_so_far = 0
         self._refresh()
         try:
@@ -496,7 +497,8 @@ class BlockLane:
                 if not self.workers and self.processes and read_so_far > self.start_after_bytes:
                     self._start_workers()
                 worker = min(self.workers, key=lambda w: w.in_flight, default=None)
-                if worker is not None and worker.in_flight < WORKER_DEPTH:
+                # A small block (a slow producer's few lines) costs less to encode here than to send.
+                if worker is not None and worker.in_flight < WORKER_DEPTH and len(block) >= small:
                     pending.append(worker.submit(block, self.epoch))
                     self.encoded_elsewhere += 1
                 else:

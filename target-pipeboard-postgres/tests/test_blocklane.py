@@ -10,6 +10,7 @@ import random
 import signal
 import sys
 import threading
+import time
 
 import msgspec
 import pytest
@@ -330,3 +331,29 @@ def test_without_an_encoder_process_every_block_is_encoded_here(warehouse, singe
     assert run.block_lane.encoded_elsewhere == 0
     assert run.block_lane.encoded_here > 10
     assert warehouse.rows("s", ["id", "title"], order="id") == [(i, f"t{i}") for i in range(500)]
+
+
+def test_a_slow_producers_small_blocks_are_encoded_here_not_sent(warehouse, singer, monkeypatch):
+    monkeypatch.setattr(target_module, "ENCODER_START_BYTES", 0)
+    messages = [singer.schema("s", {"id": {"type": "integer"}, "title": {"type": "string"}})]
+    messages += [singer.record("s", {"id": i, "title": f"t{i}"}) for i in range(60)]
+    read_end, write_end = os.pipe()
+
+    def produce() -> None:  # a few lines at a time, as a tap waiting on its API would
+        with os.fdopen(write_end, "wb") as out:
+            for start in range(0, len(messages), 5):
+                out.write("".join(json.dumps(m) + "\n" for m in messages[start : start + 5]).encode())
+                out.flush()
+                time.sleep(0.01)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    target = TargetPipeboardPostgres(config=warehouse.config(encoder_processes=1))
+    with os.fdopen(read_end, "rb") as source, contextlib.redirect_stdout(io.StringIO()):
+        target.listen(source)
+    producer.join()
+    lane = target.block_lane_used
+    assert lane is not None
+    assert lane.encoded_here >= 5  # one block per burst, more or less
+    assert lane.encoded_elsewhere == 0
+    assert warehouse.rows("s", ["id", "title"], order="id") == [(i, f"t{i}") for i in range(60)]
