@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 RECORDS = 60_000
@@ -96,3 +97,86 @@ def test_sigkill_mid_load_then_rerun_loads_exactly_and_state_never_ran_ahead(war
     )[0]
     assert count == distinct == RECORDS
     assert total == sum(i / 4 for i in range(RECORDS))
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and has not exited (a zombie waiting to be reaped has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_sigkill_mid_load_leaves_no_encoder_process_behind(warehouse, tmp_path):
+    """The encoder process ends on its own when the target is killed (its input pipe closes)."""
+    data = tmp_path / "padded.singer"
+    padding = "x" * 600
+    with data.open("w", encoding="utf-8") as out:
+        out.write(
+            json.dumps(
+                {
+                    "type": "SCHEMA",
+                    "stream": "p",
+                    "key_properties": ["id"],
+                    "schema": {
+                        "type": "object",
+                        "properties": {"id": {"type": "integer"}, "pad": {"type": "string"}},
+                    },
+                }
+            )
+            + "\n"
+        )
+        for i in range(60_000):
+            out.write(
+                json.dumps({"type": "RECORD", "stream": "p", "record": {"id": i, "pad": padding}}) + "\n"
+            )
+            if i % 1000 == 999:
+                out.write(json.dumps({"type": "STATE", "value": {"last_id": i}}) + "\n")
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(warehouse.config(batch_size_rows=2_000, encoder_processes=1)), encoding="utf-8"
+    )
+    executable = Path(sys.executable).parent / "target-pipeboard-postgres"
+    with data.open("rb") as stdin:
+        process = subprocess.Popen(
+            [str(executable), "--config", str(config)],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+    encoders: list[int] = []
+    try:
+        assert process.stdout is not None
+        for _line in process.stdout:  # a STATE line each committed batch: look for the encoder meanwhile
+            encoders = _children(process.pid)
+            if encoders:
+                process.send_signal(signal.SIGKILL)
+                break
+    finally:
+        process.kill()
+        process.wait()
+    assert encoders, "no encoder process started before the load ended; the test did not test anything"
+    assert process.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in encoders) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in encoders), (
+        "the encoder process outlived its target"
+    )
+    assert warehouse.query(f'SELECT count(*) FROM "{warehouse.schema}".p')[0][0] < 60_000
