@@ -57,7 +57,7 @@ class LaneTarget(t.Protocol):
 
     def take_segment(self, stream: str, keys: list, rows: list) -> None: ...
 
-    def block_lane(self, host: LaneHost) -> BlockLane | None: ...
+    def block_lane(self, host: LaneHost) -> BlockLane: ...
 
 
 class FastSingerReader(SingerReader):
@@ -480,7 +480,7 @@ class TargetPipeboardPostgres(Target):
         taken = 0
 
         def take(envelope: Envelope, line: bytes) -> bool:
-            nonlocal taken, max_size
+            nonlocal taken
             if not sink.take_fast(envelope, line):
                 return False
             taken += 1
@@ -488,7 +488,6 @@ class TargetPipeboardPostgres(Target):
             if sink.current_size >= max_size:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
                 self.drain_one(sink)
-                max_size = sink.max_size
             if not taken % FAST_CHECK_EVERY:
                 counter.increment(FAST_CHECK_EVERY)
                 self._handle_max_record_age()
