@@ -46,7 +46,7 @@ BLOCK_BYTES = 512 << 10
 # Pipes to and from an encoder process hold a whole block (or its rows) where the OS allows: a writer is not
 # kept waiting for a reader that needs the GIL once per 64 KiB (Linux's default pipe size).
 PIPE_BYTES = 2 << 20
-# Blocks each encoder process holds at once (one being encoded, one waiting), and results held in all.
+# Blocks each encoder process holds at once (one being encoded, the rest queued), and results held in all.
 WORKER_DEPTH = 4
 MAX_PENDING = 12
 GC_THRESHOLD = 50_000
