@@ -26,7 +26,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -419,9 +419,6 @@ class LaneHost(Protocol):
     def take_segment(self, stream: str, keys: list, rows: list) -> None:
         """Put a segment's rows into the stream's batch(es), as the per-record fast lane would one by one."""
 
-    def process_line(self, line: bytes) -> None:
-        """Handle one line the usual way (per-line fast lane or the SDK's path)."""
-
 
 @dataclass
 class _Local:
@@ -450,15 +447,23 @@ class BlockLane:
     for one); with none, every block is encoded here.
     """
 
-    def __init__(self, host: LaneHost, processes: int, start_after_bytes: int) -> None:
+    def __init__(
+        self,
+        host: LaneHost,
+        process_line: Callable[[bytes], None],
+        processes: int,
+        start_after_bytes: int,
+    ) -> None:
         """Prepare (no process starts yet).
 
         Args:
-            host: The target.
+            host: The target (readers, segments).
+            process_line: Handles one line the usual way (per-line fast lane or the SDK's path).
             processes: Encoder processes to use (0: every block is encoded here).
             start_after_bytes: Input read before the processes start.
         """
         self.host = host
+        self.process_line = process_line
         self.processes = processes
         self.start_after_bytes = start_after_bytes
         self.workers: list[EncoderProcess] = []
@@ -467,6 +472,7 @@ class BlockLane:
         self.specs: dict[str, ReaderSpec] = {}
         self.encoded_elsewhere = 0
         self.encoded_here = 0
+        self.records_taken = 0  # records handed over in segments
 
     def run(self, source: BinaryIO) -> None:
         """Read ``source`` to its end, handing every line and segment to the host in input order.
@@ -528,18 +534,19 @@ class BlockLane:
             worker.install(self.epoch, self.specs)
 
     def _apply(self, entry: Ticket | _Local) -> None:
-        host = self.host
+        process_line = self.process_line
         if entry.epoch != self.epoch:  # readers changed since: encode the block again, line by line
             for line in _lines(entry.block):
-                host.process_line(line)
+                process_line(line)
                 self._refresh()
             return
         for item in entry.result():
             if item[0] == "F":
-                host.take_segment(item[1], item[2], item[3])
+                self.host.take_segment(item[1], item[2], item[3])
+                self.records_taken += len(item[3])
             else:
                 for line in item[1]:
-                    host.process_line(line)
+                    process_line(line)
                     self._refresh()
 
     def _refresh(self) -> None:

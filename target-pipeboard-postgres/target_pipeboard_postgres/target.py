@@ -28,7 +28,7 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
-from target_pipeboard_postgres.blocklane import BlockLane, LaneHost, ReaderSpec
+from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
 from target_pipeboard_postgres.connector import Connector
 from target_pipeboard_postgres.fastread import Envelope, LineReader, decode_envelope
 from target_pipeboard_postgres.metrics import TargetMetrics
@@ -49,15 +49,9 @@ FastHandler = Callable[[Envelope, bytes], bool]
 
 
 class LaneTarget(t.Protocol):
-    """What the reader's block lane needs from the target (see :class:`~.blocklane.LaneHost`)."""
+    """The target as the reader's block lane needs it."""
 
-    def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]: ...
-
-    def readers_may_have_changed(self) -> bool: ...
-
-    def take_segment(self, stream: str, keys: list, rows: list) -> None: ...
-
-    def block_lane(self, host: LaneHost) -> BlockLane: ...
+    def block_lane(self, process_line: Callable[[bytes], None]) -> BlockLane: ...
 
 
 class FastSingerReader(SingerReader):
@@ -107,7 +101,9 @@ class FastSingerReader(SingerReader):
         self._fast_records = 0
         binary = _binary_source(source)
         if self.fast_handler is not None and self.lane_target is not None and binary is not None:
-            self.lane_target.block_lane(self).run(binary)
+            lane = self.lane_target.block_lane(self.process_line)
+            lane.run(binary)
+            self._fast_records += lane.records_taken
         else:
             process_line = self.process_line
             for line in source:
@@ -145,30 +141,6 @@ class FastSingerReader(SingerReader):
         else:
             self._process_unknown_message(message)
         self._stats[message_type] += 1
-
-    # --- the block lane's host: segments go to the target, lines come back here ---
-
-    def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]:
-        """Each fast-lane stream's reader and spec (from the target)."""
-        assert self.lane_target is not None
-        return self.lane_target.line_readers()
-
-    def readers_may_have_changed(self) -> bool:
-        """Whether the target's readers may have changed since the last call."""
-        assert self.lane_target is not None
-        return self.lane_target.readers_may_have_changed()
-
-    def take_segment(self, stream: str, keys: list, rows: list) -> None:
-        """Hand a segment of taken records to the target, and count them.
-
-        Args:
-            stream: Their stream.
-            keys: Each row's key.
-            rows: The rows (COPY lines or tuples).
-        """
-        assert self.lane_target is not None
-        self.lane_target.take_segment(stream, keys, rows)
-        self._fast_records += len(rows)
 
 
 def _usable_cpus() -> int:
@@ -510,11 +482,11 @@ class TargetPipeboardPostgres(Target):
 
     # --- the block lane (see FastSingerReader and blocklane): segments of taken records, whole ---
 
-    def block_lane(self, host: LaneHost) -> BlockLane:
+    def block_lane(self, process_line: Callable[[bytes], None]) -> BlockLane:
         """The block lane reading this run's input, with the configured encoder processes.
 
         Args:
-            host: The reader (lines that are not taken go back to it).
+            process_line: The reader's per-line handling (for every line not taken in a segment).
 
         Returns:
             The lane (also kept as ``block_lane_used``).
@@ -522,7 +494,7 @@ class TargetPipeboardPostgres(Target):
         processes = self.config.get("encoder_processes")
         if processes is None:
             processes = 1 if _usable_cpus() >= 2 else 0
-        self.block_lane_used = BlockLane(host, int(processes), ENCODER_START_BYTES)
+        self.block_lane_used = BlockLane(self, process_line, int(processes), ENCODER_START_BYTES)
         return self.block_lane_used
 
     def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]:
