@@ -233,3 +233,10 @@ def built(database_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     runner = Dbt(database.url, tmp_path_factory.mktemp("dbt"))
     runner.build()
     yield database, runner
+
+
+@pytest.fixture
+def bare(make_database: Callable[[], str], tmp_path: Path) -> tuple[Database, Dbt]:
+    """An empty fresh database (no source tables) and pipeboard-dbt on it."""
+    database = Database(make_database())
+    return database, Dbt(database.url, tmp_path)
