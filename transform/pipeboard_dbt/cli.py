@@ -40,11 +40,11 @@ class Stopped(KeyboardInterrupt):
 
 
 @contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (and SIGINT) into a ``Stopped`` raised in the main thread while dbt runs."""
+def stop_signals_interrupt(stop: type[Stopped] = Stopped) -> Iterator[None]:
+    """Turn SIGTERM (and SIGINT) into ``stop`` raised in the main thread while dbt runs."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise Stopped(signum)
+        raise stop(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -61,16 +61,25 @@ def target_path() -> Path:
     return configured if configured.is_absolute() else project / configured
 
 
-def load_dbt() -> Callable[[list[str]], Any]:
-    """dbt's programmatic runner: a function taking the dbt arguments and returning dbt's result."""
+def load_dbt() -> tuple[Callable[[list[str]], Any], type[Stopped]]:
+    """dbt's programmatic runner (dbt arguments → dbt's result), and the exception a stop signal raises in it.
+
+    The exception is a ``KeyboardInterrupt`` (dbt cancels its queries on one) that is also a dbt exception, so
+    dbt reports it in one line instead of a stack trace.
+    """
     try:
         from dbt.cli.main import dbtRunner
+        from dbt_common.exceptions import DbtBaseException
     except ImportError:
         raise SettingsError(
             "dbt is not installed in this Python environment: run `make install` (dbt lives in .venv-dbt) "
             "or `meltano install` (the dbt-postgres utility)"
         ) from None
-    return lambda args: dbtRunner().invoke(args)
+
+    class DbtStopped(Stopped, DbtBaseException):
+        """A stop signal, as dbt sees it."""
+
+    return (lambda args: dbtRunner().invoke(args)), DbtStopped
 
 
 def _fail(message: str) -> int:
@@ -90,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(dbt_environment(settings, os.environ))
         offline = args[0] in OFFLINE_COMMANDS or args[:2] == ["docs", "serve"]
         tables = set() if offline else loaded_tables(settings.connection, settings.source_schema)
-        invoke = load_dbt()
+        invoke, stop = load_dbt()
     except (SettingsError, ConnectionProblem) as exc:
         if args[0] == "build":
             failed = TransformMetrics()
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.push(_pushgateway(os.environ))
         return _fail(str(exc))
     try:
-        with stop_signals_interrupt():
+        with stop_signals_interrupt(stop):
             if args[0] == "build":
                 return build(invoke, args[1:], settings, tables)
             result = invoke(args)

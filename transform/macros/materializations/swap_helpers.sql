@@ -114,6 +114,12 @@
         ~ ("it" if blockers | length == 1 else "them") ~ " (or build it on main_bi_active or a view of your own), "
         ~ "then run again; the previous " ~ relation ~ " is unchanged.") }}
   {%- endif -%}
+  {%- set shown = relation.schema ~ '.' ~ relation.identifier -%}
+  {%- set own = ["''"] -%}
+  {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized == 'view'
+                                          and model.unique_id in node.depends_on.nodes -%}
+    {%- do own.append(pipeboard_literal(node.schema ~ '.' ~ node.alias)) -%}
+  {%- endfor -%}
   {%- set views_query -%}
     with recursive dependents (oid, depth) as (
         select {{ pipeboard_literal(relation) }}::regclass::oid, 0
@@ -164,7 +170,23 @@
         join pg_attribute as attribute
             on attribute.attrelid = view.oid and attribute.attnum = description.objsubid
     )
-    select namespace.nspname, view.relname, statements.statement
+    select namespace.nspname, view.relname,
+           case
+               -- a view this dbt project builds on the model: dbt rebuilds it right after, so a step that no
+               -- longer fits is skipped rather than failing the swap
+               when format('%s.%s', namespace.nspname, view.relname) in ({{ own | join(', ') }})
+                   then format('do $pipeboard$ begin execute %L; exception when others then null; end $pipeboard$',
+                               statements.statement)
+               -- anyone else's view: if the new table no longer fits it, fail naming it (nothing changes)
+               when statements.step = 1
+                   then format('do $pipeboard$ begin execute %L; exception when others then raise exception %L, '
+                               'sqlerrm; end $pipeboard$',
+                               statements.statement,
+                               format('the view %s on {{ shown }} cannot be recreated on the new table (%%): '
+                                      'change or drop the view, then run again; the previous {{ shown }} is '
+                                      'unchanged', replace(format('%I.%I', namespace.nspname, view.relname), '%', '%%')))
+               else statements.statement
+           end
     from statements
     join pg_class as view on view.oid = statements.oid
     join pg_namespace as namespace on namespace.oid = view.relnamespace
