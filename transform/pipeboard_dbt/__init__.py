@@ -1,1 +1,1 @@
-"""pipeboard-dbt: runs the dbt project in transform/ with the loader's connection, and reports it to Prometheus."""
+"""pipeboard-dbt: runs the dbt project in transform/ with the loader's connection; reports to Prometheus."""

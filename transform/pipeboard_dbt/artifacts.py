@@ -85,7 +85,8 @@ def freshness_sources(manifest: dict[str, Any], existing_tables: set[str]) -> li
     selected = []
     for source in manifest.get("sources", {}).values():
         freshness = source.get("freshness") or {}
-        has_rule = freshness.get("warn_after", {}).get("count") or freshness.get("error_after", {}).get("count")
+        rules = (freshness.get("warn_after") or {}, freshness.get("error_after") or {})
+        has_rule = any(rule.get("count") for rule in rules)
         if has_rule and source.get("identifier") in existing_tables:
             selected.append(f"source:{source['source_name']}.{source['name']}")
     return sorted(selected)

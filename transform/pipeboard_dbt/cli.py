@@ -3,8 +3,9 @@
     pipeboard-dbt build [dbt options]   dbt build, then dbt source freshness; metrics pushed; exit 0 or 1
     pipeboard-dbt <dbt command ...>     any other dbt command (docs generate, test, run, source freshness, …)
 
-Exit codes: 0 success, 1 dbt failed (a model, a data test…), 2 a setting or the database is wrong (one line on
-stderr, no traceback), 130/143 stopped by SIGINT/SIGTERM (dbt cancels its queries first; nothing half-done stays).
+Exit codes: 0 success, 1 dbt failed (a model, a data test…), 2 a setting or the database is wrong (one line
+on stderr, no traceback), 130/143 stopped by SIGINT/SIGTERM (dbt cancels its queries first; nothing half-done
+stays).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from pipeboard_dbt import artifacts
-from pipeboard_dbt.database import ConnectionProblem, loaded_tables
+from pipeboard_dbt.database import ConnectionProblemError, loaded_tables
 from pipeboard_dbt.metrics import TransformMetrics
 from pipeboard_dbt.settings import PROJECT_DIR, Settings, SettingsError, dbt_environment, resolve
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         offline = args[0] in OFFLINE_COMMANDS or args[:2] == ["docs", "serve"]
         tables = set() if offline else loaded_tables(settings.connection, settings.source_schema)
         invoke, stop = load_dbt()
-    except (SettingsError, ConnectionProblem) as exc:
+    except (SettingsError, ConnectionProblemError) as exc:
         if args[0] == "build":
             failed = TransformMetrics()
             failed.record_build(None, succeeded=False)
@@ -130,8 +131,10 @@ def _raise_stop(result: Any) -> None:
         raise result.exception
 
 
-def build(invoke: Callable[[list[str]], Any], options: list[str], settings: Settings, tables: set[str]) -> int:
-    """``dbt build``, then ``dbt source freshness`` on the loaded tables; metrics from the artifacts, pushed."""
+def build(
+    invoke: Callable[[list[str]], Any], options: list[str], settings: Settings, tables: set[str]
+) -> int:
+    """``dbt build``, then ``dbt source freshness`` on the loaded tables; metrics from the artifacts."""
     metrics = TransformMetrics()
     results_path = target_path()
     try:
@@ -155,7 +158,7 @@ def build(invoke: Callable[[list[str]], Any], options: list[str], settings: Sett
 def check_freshness(
     invoke: Callable[[list[str]], Any], metrics: TransformMetrics, tables: set[str], results_path: Path
 ) -> None:
-    """Run ``dbt source freshness`` on the sources that exist; a stale source warns, it does not fail the run."""
+    """Run ``dbt source freshness`` on the sources that exist; a stale source warns, it fails nothing."""
     manifest = artifacts.read_json(results_path / "manifest.json")
     selected = artifacts.freshness_sources(manifest or {}, tables)
     if not selected:

@@ -9,7 +9,7 @@ from pipeboard_dbt.settings import Connection
 CHECK_STATEMENT_TIMEOUT_MS = 30_000
 
 
-class ConnectionProblem(RuntimeError):
+class ConnectionProblemError(RuntimeError):
     """The database cannot be reached or used; the message is one line, without the password."""
 
 
@@ -17,7 +17,7 @@ def loaded_tables(connection: Connection, schema: str) -> set[str]:
     """Connect as dbt will (timeouts, keepalives) and list the tables in ``schema``.
 
     Raises:
-        ConnectionProblem: The connection or the query failed.
+        ConnectionProblemError: The connection or the query failed.
     """
     try:
         conn = psycopg2.connect(
@@ -34,7 +34,7 @@ def loaded_tables(connection: Connection, schema: str) -> set[str]:
             options=f"-c statement_timeout={CHECK_STATEMENT_TIMEOUT_MS}",
         )
     except psycopg2.Error as exc:
-        raise ConnectionProblem(
+        raise ConnectionProblemError(
             f"cannot connect to PostgreSQL as {connection.describe()}: {_headline(exc, connection)} "
             "- check DATABASE_URL (or the loader's database settings)"
         ) from None
@@ -43,7 +43,7 @@ def loaded_tables(connection: Connection, schema: str) -> set[str]:
             cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
             return {row[0] for row in cur.fetchall()}
     except psycopg2.Error as exc:
-        raise ConnectionProblem(
+        raise ConnectionProblemError(
             f"PostgreSQL at {connection.describe()} failed a first query: {_headline(exc, connection)}"
         ) from None
     finally:

@@ -1,4 +1,4 @@
-"""The transform's Prometheus metrics (catalogued in docs/metrics.md), filled from dbt's artifacts and pushed."""
+"""The transform's Prometheus metrics (catalogued in docs/metrics.md), filled from dbt's artifacts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where pipeboard-dbt finds its database and schemas, and the environment it hands dbt (profiles.yml reads it)."""
+"""Where pipeboard-dbt finds its database and schemas, and the environment it hands dbt (for profiles.yml)."""
 
 from __future__ import annotations
 
@@ -173,7 +173,8 @@ def resolve(env: Mapping[str, str]) -> Settings:
 def dbt_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
     """The variables dbt runs with: the connection for profiles.yml, the project, and nothing phoned home."""
     connection = settings.connection
-    options = " ".join(part for part in (env.get("PGOPTIONS", ""), f"-c lock_timeout={settings.lock_timeout}") if part)
+    lock_timeout = f"-c lock_timeout={settings.lock_timeout}"
+    options = " ".join(part for part in (env.get("PGOPTIONS", ""), lock_timeout) if part)
     return {
         "DBT_PROJECT_DIR": env.get("DBT_PROJECT_DIR") or str(PROJECT_DIR),
         "DBT_PROFILES_DIR": env.get("DBT_PROFILES_DIR") or str(PROJECT_DIR),

@@ -208,7 +208,9 @@ class Dbt:
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """Start ``pipeboard-dbt *args`` in the background (output on a pipe, stderr merged)."""
         argv, environment = self.command(*args, env=env)
-        return subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
 
 
 @pytest.fixture
@@ -232,7 +234,7 @@ def built(database_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     database.execute(SOURCE_DDL)
     runner = Dbt(database.url, tmp_path_factory.mktemp("dbt"))
     runner.build()
-    yield database, runner
+    return database, runner
 
 
 @pytest.fixture

@@ -60,7 +60,9 @@ def test_names_next_to_every_user_person_and_organization_reference_custom_field
 
 
 def test_person_primary_contacts_come_from_the_arrays_when_not_loaded_as_such(db):
-    rows = db.main_bi("person_name", "person_primary_email", "person_primary_phone", "org_name", "org_address")
+    rows = db.main_bi(
+        "person_name", "person_primary_email", "person_primary_phone", "org_name", "org_address"
+    )  # fmt: skip
     assert rows[1] == {
         "person_name": "Ines",
         "person_primary_email": "ines@acme.example",
@@ -85,13 +87,13 @@ def test_weighted_value_uses_the_deal_probability_else_the_stage_and_converts_wh
         "weighted_value_reporting",
     )  # fmt: skip
     assert rows[1] == {
-        "weighted_value": Decimal("600.300"),  # 1000.5 × the stage's 60 %
+        "weighted_value": Decimal("600.300"),  # 1000.5 x the stage's 60 %
         "reporting_currency": "EUR",  # the default currency of the user whose token loaded the data
         "reporting_rate_source": "same_currency",
         "value_reporting": Decimal("1000.5"),
         "weighted_value_reporting": Decimal("600.300"),
     }
-    assert rows[4]["weighted_value"] == Decimal("2.10")  # 7 × the deal's own 30 %
+    assert rows[4]["weighted_value"] == Decimal("2.10")  # 7 x the deal's own 30 %
     assert rows[2]["reporting_rate_source"] is None  # USD: no rate in the seed
     assert (rows[2]["value_reporting"], rows[2]["reporting_currency"]) == (None, "EUR")
 
@@ -130,11 +132,14 @@ def test_activity_facts_ignore_deleted_activities_and_next_activity_is_for_open_
         "is_overdue": due < now,
     }
     assert rows[4]["activities_open"] == 1  # a lost deal keeps its counts…
-    assert (rows[4]["next_activity_date"], rows[4]["is_overdue"]) == (None, False)  # …but has no next activity
+    # …but has no next activity
+    assert (rows[4]["next_activity_date"], rows[4]["is_overdue"]) == (None, False)
 
 
 def test_notes_and_products_are_counted_per_deal(db):
-    rows = db.main_bi("notes_count", "emails_count", "products_count", "products_total_value", "product_names")
+    rows = db.main_bi(
+        "notes_count", "emails_count", "products_count", "products_total_value", "product_names"
+    )  # fmt: skip
     assert rows[1] == {
         "notes_count": 2,  # the inactive (deleted) note is not counted
         "emails_count": None,  # email_messages_count is not loaded here
@@ -181,9 +186,8 @@ def test_every_column_and_the_relation_carry_a_description(db, relation):
         (f"pipedrive.{relation}",),
     )
     assert undescribed == []
-    assert db.execute("SELECT obj_description(%s::regclass, 'pg_class') <> ''", (f"pipedrive.{relation}",)) == [
-        (True,)
-    ]
+    described_relation = "SELECT obj_description(%s::regclass, 'pg_class') <> ''"
+    assert db.execute(described_relation, (f"pipedrive.{relation}",)) == [(True,)]
     described = dict(
         db.execute(
             "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute "
