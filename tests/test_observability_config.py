@@ -251,7 +251,9 @@ def test_alert_rules_cover_freshness_failures_token_budget_and_circuit_breaker()
         pytest.param(
             "PipeboardSourceStale",
             {
-                'pipeboard_transform_source_freshness_status{job="pipeboard-transform",table="deals"}': "1x30 2x30",
+                'pipeboard_transform_source_freshness_status{job="pipeboard-transform",table="deals"}': (
+                    "1x30 2x30"
+                ),
             },
             "45m",
             "15m",

@@ -436,6 +436,7 @@ def test_demo_script_runs_twice_the_second_time_incrementally(
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Run 2: since the last run the emulator updated" in second.stdout
     assert "main_bi" in second.stdout
+    assert "static_index.html" in second.stdout
     incremental = [line for line in second.stdout.splitlines() if line.startswith("Synced:")]
     assert len(incremental) == 1
     assert "of them incremental (updated_since) on " in incremental[0]
