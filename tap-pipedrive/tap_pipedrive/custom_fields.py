@@ -270,8 +270,6 @@ def value_schema(field_type: str) -> Json:
         return _nullable("boolean")
     if field_type in ("date", "daterange"):
         return _nullable("string", "date")
-    if field_type in ("time", "timerange"):
-        return _nullable("string", "time")
     if field_type == "set":
         return {"type": ["array", "null"], "items": {"type": "string"}}
     if field_type in _ID_TYPES:
@@ -292,7 +290,7 @@ def custom_properties(fields: Mapping[str, FieldInfo], columns: Mapping[str, str
         elif field_type == "daterange":
             properties[column + "_until"] = _nullable("string", "date")
         elif field_type == "timerange":
-            properties[column + "_until"] = _nullable("string", "time")
+            properties[column + "_until"] = _nullable("string")
         elif field_type == "address":
             for part in ADDRESS_COMPONENTS:
                 properties[f"{column}_{part}"] = _nullable("string")

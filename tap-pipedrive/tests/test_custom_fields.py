@@ -187,18 +187,3 @@ def test_properties_are_typed() -> None:
     assert props["score"]["type"] == ["number", "null"]
     assert props["kickoff"] == {"type": ["string", "null"], "format": "date"}
     assert props["tags"]["items"] == {"type": "string"}
-
-
-def test_time_of_day_fields_and_time_ranges_are_typed_as_times():
-    fields = build_field_map(
-        [
-            {"field_code": HASH_A, "field_name": "Call time", "field_type": "time", "is_custom_field": True},
-            {"field_code": HASH_B, "field_name": "Win", "field_type": "timerange", "is_custom_field": True},
-            {"field_code": HASH_C, "field_name": "Per", "field_type": "daterange", "is_custom_field": True},
-        ]
-    )
-    props = custom_properties(fields, {HASH_A: "call_time", HASH_B: "window", HASH_C: "period"})
-
-    assert props["call_time"] == {"type": ["string", "null"], "format": "time"}
-    assert props["window"] == props["window_until"] == {"type": ["string", "null"], "format": "time"}
-    assert props["period"] == props["period_until"] == {"type": ["string", "null"], "format": "date"}
