@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PROJECTS = tests/testkit tap-pipedrive target-pipeboard-postgres transform
 STAMP   = $(VENV)/.installed
+# dbt in a virtualenv of its own: its pins conflict with the plugins' (python-dateutil<3); tests run it from here.
+DBT_VENV ?= .venv-dbt
+DBT_STAMP = $(DBT_VENV)/.installed
 
 .PHONY: install test-services test demo bench lint format clean
 
@@ -16,7 +19,14 @@ $(STAMP): $(BIN)/python constraints.txt requirements-dev.txt $(addsuffix /pyproj
 	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ./,$(PROJECTS))
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DBT_STAMP): transform/constraints.txt transform/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	[ -x $(DBT_VENV)/bin/python ] || $(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DBT_VENV)/bin/python -m pip install --quiet -c transform/constraints.txt -e './transform[dbt]'
+	touch $(DBT_STAMP)
+
+install: $(STAMP) $(DBT_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
@@ -41,6 +51,7 @@ demo: install
 bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_transform.py $(BENCH_TRANSFORM_ARGS)
 
 # MeltanoLabs' target-postgres in a venv of its own, the peer the target benchmark compares with.
 .venv-bench-meltanolabs/bin/target-postgres:
@@ -49,4 +60,4 @@ bench: install .venv-bench-meltanolabs/bin/target-postgres
 
 clean:
 	-[ -x $(BIN)/python ] && $(BIN)/python scripts/demo.py --stop
-	rm -rf $(VENV) .meltano .pipeboard .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) .meltano .pipeboard .pytest_cache .ruff_cache transform/target transform/logs

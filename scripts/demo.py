@@ -37,6 +37,7 @@ DATABASE = "pipeboard"
 SCHEMA = "pipedrive"
 JOB = "pipedrive-to-postgres"
 SCHEDULE = "pipedrive-to-postgres-every-4h"
+DOCS_PAGE = ROOT / "transform" / "target" / "static_index.html"
 SAMPLE_COLUMNS = (
     "id",
     "title",
@@ -47,6 +48,8 @@ SAMPLE_COLUMNS = (
     "owner_name",
     "person_name",
     "org_name",
+    "weighted_value",
+    "next_activity_date",
     "activities_total",
     "products_total_value",
 )
@@ -230,6 +233,13 @@ def report(url: str, shown_url: str) -> None:
     print(f"\nExplore:  {psql_command(shown_url)} -c 'SELECT * FROM {SCHEMA}.main_bi LIMIT 10'")
 
 
+def generate_docs(env: dict[str, str]) -> None:
+    """Write dbt's docs site (every model and column of main_bi described) and say where it is."""
+    meltano(["invoke", "dbt-postgres:docs-generate"], env, "docs.log")
+    print(f"\ndbt docs (models, columns, tests, lineage): open {DOCS_PAGE.as_uri()} in a browser,")
+    print("  or serve them: .venv/bin/meltano invoke dbt-postgres:docs-serve   (http://127.0.0.1:8580)")
+
+
 def describe_changes(summary: dict[str, Any]) -> str:
     """One sentence on what an ``Emulator.mutate`` call changed."""
     updated = {entity: len(ids) for entity, ids in summary.get("updated", {}).items()}
@@ -259,6 +269,7 @@ def run_real(database_url: str) -> None:
     meltano(["install", "--schedule", SCHEDULE], env, "install.log")
     meltano(["--environment=prod", "run", JOB], env, "run-prod.log")
     report(database_url, "$DATABASE_URL")
+    generate_docs(env)
 
 
 def run_emulated(database_url: str | None, deals: int, seed: int) -> None:
@@ -304,6 +315,7 @@ def run_emulated(database_url: str | None, deals: int, seed: int) -> None:
     state.save(DEMO_STATE)
     print(f"Synced: {describe_requests(requests)}.")
     report(url, shown)
+    generate_docs(env)
     if not database_url:
         print(
             "The embedded PostgreSQL keeps running; stop it with `.venv/bin/python scripts/demo.py --stop`."

@@ -89,7 +89,7 @@ def test_the_job_runs_tap_target_then_transform_every_four_hours() -> None:
     config = project()
 
     [job] = [j for j in config["jobs"] if j["name"] == "pipedrive-to-postgres"]
-    assert job["tasks"] == ["tap-pipedrive target-pipeboard-postgres pipeboard-transform:run"]
+    assert job["tasks"] == ["tap-pipedrive target-pipeboard-postgres dbt-postgres:build"]
     [schedule] = config["schedules"]
     assert (schedule["job"], schedule["interval"]) == ("pipedrive-to-postgres", "0 */4 * * *")
     assert {e["name"] for e in config["environments"]} == {"dev", "prod", "ci"}
@@ -118,11 +118,14 @@ def test_meltano_accepts_the_job_in_every_environment(tmp_path: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "pipeboard-transform" in done.stdout + done.stderr
+        assert "dbt-postgres" in done.stdout + done.stderr
 
 
-def test_the_transform_utility_reads_the_loaders_database_settings() -> None:
-    settings = {s["name"] for s in plugin("utilities", "pipeboard-transform")["settings"]}
+def test_the_dbt_utility_reads_the_loaders_database_settings() -> None:
+    utility = plugin("utilities", "dbt-postgres")
+    settings = {s["name"] for s in utility["settings"]}
 
-    assert {"database_url", "source_schema", "target_schema", "pushgateway_url"} <= settings
+    assert {"database_url", "source_schema", "target_schema", "pushgateway_url", "lock_timeout"} <= settings
+    assert utility["executable"] == "pipeboard-dbt"
+    assert "transform/constraints.txt" in utility["pip_url"]
     assert plugin("loaders", "target-pipeboard-postgres")["config"]["database_url"] == "$DATABASE_URL"

@@ -38,7 +38,7 @@ GRAFANA_MACROS = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1d
 METRIC_MODULES = {
     "tap-pipedrive": "tap_pipedrive.metrics",
     "target-pipeboard-postgres": "target_pipeboard_postgres.metrics",
-    "pipeboard-transform": "pipeboard_transform.metrics",
+    "pipeboard-transform": "pipeboard_dbt.metrics",
 }
 REQUIRED_SERVICES = {"postgres", "redis", "pushgateway", "prometheus", "grafana", "metabase", "pipeline"}
 REQUIRED_ALERTS = {
@@ -247,6 +247,17 @@ def test_alert_rules_cover_freshness_failures_token_budget_and_circuit_breaker()
             "45m",
             "15m",
             id="token-budget-zero-limit",
+        ),
+        pytest.param(
+            "PipeboardSourceStale",
+            {
+                'pipeboard_transform_source_freshness_status{job="pipeboard-transform",table="deals"}': (
+                    "1x30 2x30"
+                ),
+            },
+            "45m",
+            "15m",
+            id="source-stale",
         ),
         pytest.param(
             "PipeboardCircuitBreakerOpen",
@@ -549,12 +560,18 @@ def settings_the_plugin_declares(plugin: dict[str, Any]) -> set[str] | None:
 
 
 def documented_transform_variables() -> set[str]:
-    """The variables pipeboard_transform.settings documents that it reads."""
-    from pipeboard_transform import settings
+    """The variables pipeboard_dbt.settings documents that it reads."""
+    from pipeboard_dbt import settings
 
     return {
         name
-        for attribute in ("URL_VARIABLES", "SCHEMA_VARIABLES", "PUSHGATEWAY_VARIABLES")
+        for attribute in (
+            "URL_VARIABLES",
+            "SCHEMA_VARIABLES",
+            "TARGET_SCHEMA_VARIABLES",
+            "PUSHGATEWAY_VARIABLES",
+            "LOCK_TIMEOUT_VARIABLES",
+        )
         for name in getattr(settings, attribute)
     }
 

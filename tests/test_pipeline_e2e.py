@@ -21,7 +21,7 @@ from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PIPELINE = ["tap-pipedrive", "target-pipeboard-postgres", "pipeboard-transform:run"]
+PIPELINE = ["tap-pipedrive", "target-pipeboard-postgres", "dbt-postgres:build"]
 DEALS = 120
 SYNC_ORDER = [
     "/api/v1/users",
@@ -100,6 +100,17 @@ def query(url: str, statement: str | sql.Composable, params: tuple = ()) -> list
         with conn.cursor() as cur:
             cur.execute(statement, params)
             return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def query_autocommit(url: str, statement: str) -> None:
+    """Run one statement (DDL) in autocommit."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
     finally:
         conn.close()
 
@@ -294,6 +305,10 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
     )
     bookmarks = deal_bookmarks(state["singer_state"])
     columns_before = set(next(iter(main_bi(url).values())))
+    # a user's view on main_bi survives the next run (the swap recreates it)
+    query_autocommit(
+        url, "CREATE VIEW public.my_open_deals AS SELECT id, title FROM pipedrive.main_bi WHERE is_open"
+    )
 
     changes = emulator.mutate(updates=25, deletes=3, add_field="deal")
     emulator.clear_log()
@@ -314,6 +329,14 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
         assert float(rows[deal_id]["value"]) == pytest.approx(float(current[deal_id]["value"]))
     new_columns = set(next(iter(rows.values()))) - columns_before
     assert any(column.startswith("added_field") for column in new_columns), new_columns
+    live_open = {d["id"] for d in emulator.records("deals") if d["status"] == "open" and not d["is_deleted"]}
+    assert {row[0] for row in query(url, "SELECT id FROM public.my_open_deals")} == live_open
+    undescribed = query(
+        url,
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'pipedrive.main_bi'::regclass AND attnum > 0 "
+        "AND coalesce(col_description(attrelid, attnum), '') = ''",
+    )
+    assert undescribed == []
 
 
 def test_the_tap_writes_the_same_records_to_target_jsonl(
@@ -413,6 +436,7 @@ def test_demo_script_runs_twice_the_second_time_incrementally(
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Run 2: since the last run the emulator updated" in second.stdout
     assert "main_bi" in second.stdout
+    assert "static_index.html" in second.stdout
     incremental = [line for line in second.stdout.splitlines() if line.startswith("Synced:")]
     assert len(incremental) == 1
     assert "of them incremental (updated_since) on " in incremental[0]

@@ -1,1 +1,0 @@
-"""Pipeboard's transform: runs the SQL models in `transform/models/` over the loaded Pipedrive tables."""
