@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from singer_sdk.streams import RESTStream
 
-from tap_pipedrive import api_facts
+from tap_pipedrive import api_facts, deletions
 from tap_pipedrive.api_facts import CURSOR, OFFSET, Endpoint
 from tap_pipedrive.cache import MetadataCache, cache_namespace
 from tap_pipedrive.errors import BudgetExhausted, EndpointNotInPlan
@@ -60,6 +60,7 @@ class PipedriveClient:
         )
         self.skipped: set[str] = set()
         self.budget_exhausted = False
+        self.started_at = datetime.now(UTC)
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -140,9 +141,16 @@ class PipedriveStream(RESTStream[Any]):
     """Base of every Pipedrive stream: URL, auth header, guarded requests, pagination, timestamp shaping."""
 
     endpoint: Endpoint
+    standard_properties: dict[str, Any]
     records_jsonpath = "$.data[*]"
     timestamp_properties: tuple[str, ...] = ("add_time", "update_time")
+    deletion: deletions.DeletionSignal = deletions.ABSENCE
     STATE_MSG_FREQUENCY = 500
+
+    @classmethod
+    def declared_properties(cls) -> dict[str, Any]:
+        """The standard properties plus ``is_deleted`` and ``_sdc_deleted_at`` (docs/contracts.md)."""
+        return {**cls.standard_properties, **deletions.PROPERTIES}
 
     @property
     def client(self) -> PipedriveClient:
@@ -225,8 +233,9 @@ class PipedriveStream(RESTStream[Any]):
         return rfc3339(start) if start is not None else None
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """Timestamps as RFC 3339 (any API version); every declared property present (null if unset)."""
+        """Timestamps as RFC 3339 (any API version); the deletion mark; every declared property present."""
         normalize_timestamps(row, self.timestamp_properties)
+        deletions.mark_deletion(row, self.deletion, rfc3339(self.client.started_at))
         for name in self._declared:
             row.setdefault(name, None)
         return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tap_pipedrive import api_facts, schemas
+from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.api_facts import Endpoint
 from tap_pipedrive.client import PipedriveStream
 from tap_pipedrive.records import flatten_address, primary_value
@@ -22,6 +22,7 @@ class PipelinesStream(PipedriveStream):
     endpoint = api_facts.PIPELINES
     primary_keys = ("id",)
     standard_properties = schemas.PIPELINES
+    deletion = deletions.IS_DELETED
 
 
 class StagesStream(PipedriveStream):
@@ -31,6 +32,7 @@ class StagesStream(PipedriveStream):
     endpoint = api_facts.STAGES
     primary_keys = ("id",)
     standard_properties = schemas.STAGES
+    deletion = deletions.IS_DELETED
 
 
 class OrganizationsStream(CustomFieldStream):
@@ -43,6 +45,7 @@ class OrganizationsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "organization"
     standard_properties = schemas.ORGANIZATIONS
+    deletion = deletions.IS_DELETED
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
         """Address object → text plus components."""
@@ -60,6 +63,7 @@ class PersonsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "person"
     standard_properties = schemas.PERSONS
+    deletion = deletions.IS_DELETED
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
         """Primary email and phone picked out of the lists."""
@@ -81,6 +85,7 @@ class DealsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "deal"
     standard_properties = schemas.DEALS
+    deletion = deletions.DEAL_STATUS
     timestamp_properties = (
         "add_time",
         "update_time",
@@ -124,6 +129,7 @@ class ActivitiesStream(CustomFieldStream):
     is_sorted = True
     field_entity = "activity"
     standard_properties = schemas.ACTIVITIES
+    deletion = deletions.IS_DELETED
     timestamp_properties = ("add_time", "update_time", "marked_as_done_time")
 
 
@@ -137,6 +143,7 @@ class ProductsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "product"
     standard_properties = schemas.PRODUCTS
+    deletion = deletions.IS_DELETED
 
 
 def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:

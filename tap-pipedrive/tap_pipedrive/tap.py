@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
 
-from tap_pipedrive import api_facts, schemas
+from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
 from tap_pipedrive.streams_custom import CustomFieldStream
@@ -187,11 +187,10 @@ class TapPipedrive(Tap):
             fields, columns = self.custom_columns(stream_type.field_entity)
             custom = custom_properties(fields, columns)
             given = entry["schema"].get("properties") or {}
-            kept = {
-                name: prop
-                for name, prop in given.items()
-                if name in stream_type.standard_properties or name in custom
-            }
+            standard = stream_type.declared_properties()
+            kept = {name: prop for name, prop in given.items() if name in standard or name in custom}
+            for name, prop in deletions.PROPERTIES.items():  # records always carry the deletion mark
+                kept.setdefault(name, prop)
             for name, prop in custom.items():
                 kept.setdefault(name, prop)
             entry["schema"]["properties"] = kept
@@ -237,7 +236,7 @@ class TapPipedrive(Tap):
             stored = holder.get(COLUMN_MAP_KEY) or {}
             reserved: set[str] = {"custom_fields"}
             for stream_type in _ENTITY_STREAMS[entity]:
-                reserved.update(stream_type.standard_properties)
+                reserved.update(stream_type.declared_properties())
             columns = assign_columns(fields.values(), stored, reserved)
             holder[COLUMN_MAP_KEY] = dict(sorted(columns.items()))
             self._columns[entity] = (fields, columns)
@@ -245,7 +244,7 @@ class TapPipedrive(Tap):
 
     def schema_of(self, stream_type: type[PipedriveStream]) -> dict[str, Any]:
         """The stream's schema: standard properties plus, for custom-field streams, every named column."""
-        props = dict(stream_type.standard_properties)  # type: ignore[attr-defined]
+        props = stream_type.declared_properties()
         if issubclass(stream_type, CustomFieldStream):
             fields, columns = self.custom_columns(stream_type.field_entity)
             props.update(custom_properties(fields, columns))
