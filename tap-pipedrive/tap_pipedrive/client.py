@@ -122,11 +122,17 @@ class PipedriveClient:
                 return
 
     def field_metadata(self, entity: str) -> list[dict[str, Any]]:
-        """The field metadata of an entity, through the cache. Fails loudly when it cannot be read."""
+        """The field metadata of an entity, through the cache.
+
+        Raises:
+            EndpointNotInPlan: The plan or permissions do not include the fields endpoint (402/403/404).
+            BudgetExhausted: The token budget is spent.
+            RuntimeError: Any other failure, naming the endpoint (discovery fails loudly).
+        """
         endpoint = api_facts.FIELD_ENDPOINTS[entity]
         try:
             return self.cache.get_or_load(("fields", entity), lambda: list(self.iterate(endpoint)))
-        except BudgetExhausted:
+        except (BudgetExhausted, EndpointNotInPlan):
             raise
         except Exception as exc:
             raise RuntimeError(f"Could not read {entity} field metadata from {endpoint.path}: {exc}") from exc
@@ -146,6 +152,11 @@ class PipedriveStream(RESTStream[Any]):
     timestamp_properties: tuple[str, ...] = ("add_time", "update_time")
     deletion: deletions.DeletionSignal = deletions.ABSENCE
     STATE_MSG_FREQUENCY = 500
+
+    @classmethod
+    def field_entities(cls) -> tuple[str, ...]:
+        """Entities whose field metadata the stream needs (skipped when that is not readable)."""
+        return ()
 
     @classmethod
     def declared_properties(cls) -> dict[str, Any]:
@@ -256,6 +267,9 @@ class PipedriveStream(RESTStream[Any]):
         """Records of the stream; an endpoint outside the plan is skipped, a spent budget stops cleanly."""
         if self.client.budget_exhausted:
             return
+        gated = self._tap.gated_entities  # type: ignore[attr-defined]
+        if any(entity in gated for entity in self.field_entities()):
+            return  # logged once, when the entity's field metadata was refused
         count = 0
         try:
             for record in self.read_records(context):

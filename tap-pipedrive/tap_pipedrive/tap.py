@@ -14,6 +14,7 @@ from singer_sdk.singerlib import Catalog
 from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
+from tap_pipedrive.errors import EndpointNotInPlan
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
@@ -163,6 +164,7 @@ class TapPipedrive(Tap):
     def __init__(self, *, setup_mapper: bool = True, **kwargs: Any) -> None:
         self._client: PipedriveClient | None = None
         self._columns: dict[str, tuple[dict[str, FieldInfo], dict[str, str]]] = {}
+        self.gated_entities: dict[str, str] = {}
         self.seen_deal_ids: list[int] = []
         super().__init__(setup_mapper=False, **kwargs)
         if self._input_catalog is not None:
@@ -230,7 +232,12 @@ class TapPipedrive(Tap):
         The map is written back into the state of ``<entity>_fields`` so every STATE message carries it.
         """
         if entity not in self._columns:
-            fields = build_field_map(self.client.field_metadata(entity))
+            try:
+                fields = build_field_map(self.client.field_metadata(entity))
+            except EndpointNotInPlan as exc:
+                self._skip_entity(entity, exc)
+                self._columns[entity] = ({}, {})
+                return self._columns[entity]
             bookmarks = self.state.setdefault("bookmarks", {})
             holder = bookmarks.setdefault(f"{entity}_fields", {})
             stored = holder.get(COLUMN_MAP_KEY) or {}
@@ -242,6 +249,17 @@ class TapPipedrive(Tap):
             self._columns[entity] = (fields, columns)
         return self._columns[entity]
 
+    def _skip_entity(self, entity: str, exc: EndpointNotInPlan) -> None:
+        """Skip every stream needing ``entity``'s field metadata, which the company may not read; log once."""
+        self.gated_entities[entity] = str(exc)
+        streams = [s.name for s in STREAM_TYPES if entity in s.field_entities()]
+        self.logger.warning(
+            "Skipping %s: %s — the company's plan or the token's permissions do not include %s fields",
+            ", ".join(streams),
+            exc,
+            entity,
+        )
+
     def schema_of(self, stream_type: type[PipedriveStream]) -> dict[str, Any]:
         """The stream's schema: standard properties plus, for custom-field streams, every named column."""
         props = stream_type.declared_properties()
@@ -251,7 +269,7 @@ class TapPipedrive(Tap):
         return schemas.object_schema(props, tuple(stream_type.primary_keys or ()))
 
     def discover_streams(self) -> list[PipedriveStream]:
-        """Every stream, in sync order; reading field metadata fails discovery loudly."""
+        """Every stream, in sync order; refused field metadata skips its entity, other errors fail."""
         return [stream_type(tap=self, schema=self.schema_of(stream_type)) for stream_type in STREAM_TYPES]
 
     def load_streams(self) -> list[PipedriveStream]:
