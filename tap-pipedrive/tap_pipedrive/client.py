@@ -18,6 +18,7 @@ from tap_pipedrive.metrics import TapMetrics
 from tap_pipedrive.pagination import CursorPaginator, OffsetPaginator, next_offset, response_body
 from tap_pipedrive.records import normalize_timestamps
 from tap_pipedrive.resilience import ApiGuard, ResiliencePolicy
+from tap_pipedrive.versions import CompleteRead
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -239,9 +240,27 @@ class PipedriveStream(RESTStream[Any]):
         return params
 
     def updated_since(self, context: Context | None) -> str | None:
-        """The bookmark (or ``start_date``) as RFC 3339, or None for a first full run."""
+        """The bookmark (or ``start_date``) as RFC 3339, or None for a first full run.
+
+        A new reconciliation pass ignores the bookmark: it starts at ``start_date``, the earliest record the
+        table can hold (a resumed one carries on from its bookmark).
+        """
+        read = self.complete_read
+        if read is not None and read.from_start:
+            start_date = self.config.get("start_date")
+            return rfc3339(_as_datetime(start_date)) if start_date else None
         start = self.get_starting_timestamp(context)
         return rfc3339(start) if start is not None else None
+
+    @property
+    def complete_read(self) -> CompleteRead | None:
+        """This run's complete read of the stream (under a table version), or None (increments)."""
+        return self._tap.complete_reads.read_of(self.name)  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never the SDK's ACTIVATE_VERSION before a read: ours follows a completed one (``versions.py``)."""
+        return False
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
         """Timestamps as RFC 3339 (any API version); the deletion mark; every declared property present."""
@@ -264,17 +283,21 @@ class PipedriveStream(RESTStream[Any]):
         return super().get_records(context)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Records of the stream; an endpoint outside the plan is skipped, a spent budget stops cleanly."""
-        if self.client.budget_exhausted:
-            return
-        gated = self._tap.gated_entities  # type: ignore[attr-defined]
-        if any(entity in gated for entity in self.field_entities()):
-            return  # logged once, when the entity's field metadata was refused
+        """Records of the stream; an endpoint outside the plan is skipped, a spent budget stops cleanly.
+
+        A complete read (full-table streams, reconciliation passes) carries its table version on every record
+        and ends with ACTIVATE_VERSION once every partition read to its end (``versions.py``).
+        """
+        unavailable = self._unavailable()
+        read = self.complete_read if unavailable else self._begin_read(context)
         count = 0
+        completed = False
         try:
-            for record in self.read_records(context):
-                count += 1
-                yield record
+            if not unavailable:
+                for record in self.read_records(context):
+                    count += 1
+                    yield record
+                completed = True
         except EndpointNotInPlan as exc:
             if self.endpoint.path not in self.client.skipped:
                 self.client.skipped.add(self.endpoint.path)
@@ -287,3 +310,40 @@ class PipedriveStream(RESTStream[Any]):
         finally:
             if count:
                 self.client.metrics.record_records(self.name, count)
+        if read is not None:
+            self._end_read(read, completed, count)
+
+    def _unavailable(self) -> bool:
+        """The budget is spent, or the entity's field metadata was refused (logged once, then)."""
+        gated = self._tap.gated_entities  # type: ignore[attr-defined]
+        return self.client.budget_exhausted or any(entity in gated for entity in self.field_entities())
+
+    def _begin_read(self, context: Context | None) -> CompleteRead | None:
+        """Start (or continue, at a later partition) this run's complete read of the stream, if any."""
+        read = self._tap.complete_reads.begin(  # type: ignore[attr-defined]
+            self.name,
+            self.stream_state,
+            incremental=bool(self.replication_key),
+            partitions=len(self.partitions or [None]),
+            tokens=self.client.guard.tokens_spent,
+        )
+        if read is not None:
+            self._stream_version = read.version
+        return read
+
+    def _end_read(self, read: CompleteRead, completed: bool, count: int) -> None:
+        """After a partition: once the whole read is complete, ACTIVATE_VERSION (state records the pass)."""
+        reads = self._tap.complete_reads  # type: ignore[attr-defined]
+        if reads.finish_partition(self.name, self.stream_state, completed=completed, records=count):
+            self._write_activate_version_message(read.version)
+            reads.log_activation(self.name, self.client.guard.tokens_spent)
+        elif not completed:
+            reads.log_incomplete(self.name)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A config date-time (string or datetime) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -95,9 +95,12 @@ class LeadsStream(CustomFieldStream):
         value = row.get("value")
         row["value"] = value.get("amount") if isinstance(value, dict) else value
         row["currency"] = value.get("currency") if isinstance(value, dict) else None
+        read = self.complete_read
         if context and context.get("is_archived"):
             row["is_archived"] = True
-            start: datetime | None = self.get_starting_timestamp(context)
+            start: datetime | None = (
+                None if read and read.from_start else self.get_starting_timestamp(context)
+            )
             stamp = row.get("update_time")
             if start is not None and isinstance(stamp, str) and stamp[:19] < rfc3339(start)[:19]:
                 return None

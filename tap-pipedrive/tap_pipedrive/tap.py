@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
 
-from tap_pipedrive import api_facts, deletions, schemas
+from tap_pipedrive import api_facts, deletions, schemas, versions
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
 from tap_pipedrive.errors import EndpointNotInPlan
@@ -149,6 +149,23 @@ class TapPipedrive(Tap):
         th.Property("redis_url", th.StringType, description="Redis URL for the metadata cache (optional)."),
         th.Property("cache_ttl", th.IntegerType, default=3600, description="Metadata cache TTL in seconds."),
         th.Property("pushgateway_url", th.StringType, description="Prometheus Pushgateway URL (optional)."),
+        th.Property(
+            "activate_version",
+            th.BooleanType,
+            default=True,
+            title="Send ACTIVATE_VERSION",
+            description="After each complete read of a stream (full-table streams every run, incremental "
+            "ones in the reconciliation pass) send ACTIVATE_VERSION, so the target marks rows no longer in "
+            "Pipedrive as deleted. Turn off only for a target that rejects the message.",
+        ),
+        th.Property(
+            "reconcile_interval_hours",
+            th.IntegerType,
+            default=versions.DEFAULT_INTERVAL_HOURS,
+            title="Reconciliation interval (hours)",
+            description="How often each incremental stream is re-read whole to find records Pipedrive purged "
+            "or deleted without a trace (default 168: weekly; 0: every run). The last pass is kept in state.",
+        ),
     ).to_dict()
 
     capabilities: tuple[CapabilitiesEnum, ...] = (  # type: ignore[assignment]
@@ -165,6 +182,7 @@ class TapPipedrive(Tap):
         self._client: PipedriveClient | None = None
         self._columns: dict[str, tuple[dict[str, FieldInfo], dict[str, str]]] = {}
         self.gated_entities: dict[str, str] = {}
+        self._complete_reads: versions.CompleteReads | None = None
         self.seen_deal_ids: list[int] = []
         super().__init__(setup_mapper=False, **kwargs)
         if self._input_catalog is not None:
@@ -225,6 +243,21 @@ class TapPipedrive(Tap):
         if self._client is None:
             self._client = PipedriveClient(dict(self.config), self.logger)
         return self._client
+
+    @property
+    def complete_reads(self) -> versions.CompleteReads:
+        """The run's complete reads: which streams are re-read whole under a table version this run."""
+        if self._complete_reads is None:
+            self._complete_reads = versions.CompleteReads(
+                self.client.started_at,
+                activate=bool(self.config.get("activate_version", True)),
+                interval_hours=float(
+                    self.config.get("reconcile_interval_hours", versions.DEFAULT_INTERVAL_HOURS)
+                ),
+                metrics=self.client.metrics,
+                logger=self.logger,
+            )
+        return self._complete_reads
 
     def custom_columns(self, entity: str) -> tuple[dict[str, FieldInfo], dict[str, str]]:
         """Fields of an entity and their column map: stored names (from state) win, new keys get new columns.
@@ -303,6 +336,9 @@ def _setting_problems(config: dict[str, Any]) -> list[str]:
     share = config.get("token_budget_share", 1.0)
     if not _is_number(share) or not 0 < share <= 1:
         problems.append("token_budget_share must be a number in (0, 1]")
+    interval = config.get("reconcile_interval_hours")
+    if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or interval < 0):
+        problems.append("reconcile_interval_hours must be a whole number of hours, 0 or more (0: every run)")
     for name in ("request_timeout", "cache_ttl", "retry_backoff_seconds", "retry_backoff_max_seconds"):
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):
