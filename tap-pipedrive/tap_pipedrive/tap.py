@@ -12,10 +12,12 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.singerlib import Catalog
 
 from tap_pipedrive import api_facts, deletions, schemas, versions
+from tap_pipedrive.children import ChildRegistry
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
 from tap_pipedrive.errors import EndpointNotInPlan
 from tap_pipedrive.streams_custom import CustomFieldStream
+from tap_pipedrive.streams_deal_products import DealProductsStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
     DealFieldsStream,
@@ -35,7 +37,6 @@ from tap_pipedrive.streams_v1 import (
 )
 from tap_pipedrive.streams_v2 import (
     ActivitiesStream,
-    DealProductsStream,
     DealsStream,
     OrganizationsStream,
     PersonsStream,
@@ -183,7 +184,7 @@ class TapPipedrive(Tap):
         self._columns: dict[str, tuple[dict[str, FieldInfo], dict[str, str]]] = {}
         self.gated_entities: dict[str, str] = {}
         self._complete_reads: versions.CompleteReads | None = None
-        self.seen_deal_ids: list[int] = []
+        self._children: ChildRegistry | None = None
         super().__init__(setup_mapper=False, **kwargs)
         if self._input_catalog is not None:
             self._input_catalog = self._reconcile_catalog(self._input_catalog)
@@ -243,6 +244,13 @@ class TapPipedrive(Tap):
         if self._client is None:
             self._client = PipedriveClient(dict(self.config), self.logger)
         return self._client
+
+    @property
+    def children(self) -> ChildRegistry:
+        """The run's per-parent child streams (deal_products…), by parent stream."""
+        if self._children is None:
+            self._children = ChildRegistry(self.streams)  # type: ignore[arg-type]
+        return self._children
 
     @property
     def complete_reads(self) -> versions.CompleteReads:
