@@ -152,6 +152,8 @@ class PipedriveStream(RESTStream[Any]):
     records_jsonpath = "$.data[*]"
     timestamp_properties: tuple[str, ...] = ("add_time", "update_time")
     deletion: deletions.DeletionSignal = deletions.ABSENCE
+    reconcile = True
+    """An incremental stream takes part in the reconciliation pass (False: rows of it never vanish)."""
     STATE_MSG_FREQUENCY = 500
 
     @classmethod
@@ -320,6 +322,8 @@ class PipedriveStream(RESTStream[Any]):
 
     def _begin_read(self, context: Context | None) -> CompleteRead | None:
         """Start (or continue, at a later partition) this run's complete read of the stream, if any."""
+        if self.replication_key and not self.reconcile:
+            return None
         read = self._tap.complete_reads.begin(  # type: ignore[attr-defined]
             self.name,
             self.stream_state,
