@@ -56,7 +56,8 @@ class DealProductsStream(ChildStream):
 
     def _begin_read(self, context: Context | None) -> CompleteRead | None:
         """Every record carries the run's table version; whether the read is complete is decided later."""
-        self._stream_version = self._tap.complete_reads.version  # type: ignore[attr-defined]
+        reads = self._tap.complete_reads  # type: ignore[attr-defined]
+        self._stream_version = reads.version if reads.activate else None
         return None
 
     def read_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
