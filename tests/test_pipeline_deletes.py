@@ -111,7 +111,8 @@ def _truth(emulator: Emulator) -> dict[str, dict[Any, bool]]:
 @pytest.fixture(scope="module", params=["listed", "hidden"])
 def scenario(request: pytest.FixtureRequest, database_server: Any, tmp_path_factory: pytest.TempPathFactory):
     mode = request.param
-    emulator = Emulator(deals=60, seed=21, list_deleted=mode == "listed", purge_after_days=30).start()
+    # 150 deals: line items are read 100 deals at a time while deals sync, and the rest at their own turn.
+    emulator = Emulator(deals=150, seed=21, list_deleted=mode == "listed", purge_after_days=30).start()
     url = database_server.create_database()
     tmp = tmp_path_factory.mktemp(f"deletes-{mode}")
     config = {"api_token": emulator.token, "api_url": emulator.base_url}

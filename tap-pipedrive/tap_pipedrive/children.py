@@ -21,6 +21,8 @@ from tap_pipedrive.errors import BudgetExhausted, EndpointNotInPlan
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+    from tap_pipedrive.versions import CompleteRead
+
 PENDING = "pending_parent_ids"
 """Key, in a child stream's state, of the parent ids it still has to read (sorted)."""
 
@@ -69,6 +71,14 @@ class ChildStream(PipedriveStream):
         """Whether this parent record may have children to read (default: every parent)."""
         return True
 
+    def _begin_read(self, context: Context | None) -> CompleteRead | None:
+        """Never a complete read by default: a child reads only some parents' records in a run.
+
+        A subclass that can prove a run read every parent (deal_products) sets the table version here and
+        sends ACTIVATE_VERSION itself; this runs before the first record, drained or not.
+        """
+        return None
+
     # ------------------------------------------------------------------------------------ parent side
 
     def note_parent(self, record: Mapping[str, Any]) -> None:
@@ -87,6 +97,7 @@ class ChildStream(PipedriveStream):
     def _write_batch(self, batch: list[Any]) -> bool:
         """Read one batch and write its records (SCHEMA first); False when the child must stop reading."""
         if not self._schema_written:
+            self._begin_read(None)
             self._write_schema_message()
             self._schema_written = True
         count = 0

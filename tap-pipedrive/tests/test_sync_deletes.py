@@ -101,6 +101,15 @@ def test_a_line_item_removed_from_an_unchanged_deal_is_left_out_of_a_complete_ve
     emulator = make_emulator(deals=250, seed=14)
     config = tap_config(emulator)
     first = run_tap(config)
+    # Line items read while deals synced (100 deals at a time) carry the version the run activates.
+    (first_version,) = activations(first.messages, "deal_products")
+    read_early = [m for m in first.messages if m["type"] == "RECORD" and m["stream"] == "deal_products"]
+    assert {m["version"] for m in read_early} == {first_version}
+    deals_at = [i for i, m in enumerate(first.messages) if m["type"] == "RECORD" and m["stream"] == "deals"]
+    first_line = next(
+        i for i, m in enumerate(first.messages) if m["type"] == "RECORD" and m["stream"] == "deal_products"
+    )
+    assert deals_at[0] < first_line < deals_at[-1]
     removed = emulator.mutate(remove_line_items=3)["line_items_removed"]
     emulator.clear_log()
 
