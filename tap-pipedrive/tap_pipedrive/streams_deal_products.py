@@ -61,30 +61,37 @@ class DealProductsStream(ChildStream):
         return None
 
     def read_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        """Pending deals' line items, then every deal's when the counts say line items changed elsewhere."""
+        """Pending deals' line items; then every deal's when they may have changed on deals that did not.
+
+        Without the deals stream every deal's line items are read each run, as there are no changed deals to
+        follow. With ACTIVATE_VERSION off nothing is read whole otherwise (removals could not be marked).
+        """
         yield from self.read_pending()
-        reads = self._tap.complete_reads  # type: ignore[attr-defined]
-        if self._stopped or not reads.activate:
+        if self._stopped:
             return
+        reads = self._tap.complete_reads  # type: ignore[attr-defined]
         deals = self._tap.streams.get("deals")  # type: ignore[attr-defined]
-        deals_selected = deals is not None and deals.selected
-        whole = self._deals_read_whole() if deals_selected else False
-        counts = dict(self._observed) if whole else self._scan()
+        follows_deals = deals is not None and deals.selected
+        if follows_deals and not reads.activate:
+            return
+        counts = dict(self._observed) if follows_deals and self._deals_read_whole() else self._scan()
         state = self.stream_state
         current = fingerprint(counts)
         weekly = reconciliation_due(state, reads.started_at, reads.interval_hours)
-        if current == state.get(FINGERPRINT) and not weekly and deals_selected:
+        if follows_deals and current == state.get(FINGERPRINT) and not weekly:
             self.logger.info("deal_products: line items unchanged (products_count of %d deals)", len(counts))
             return
+        if counts and all(count is None for count in counts.values()):
+            self.logger.warning(
+                "deal_products: Pipedrive sent no products_count; line items removed from deals that did not "
+                "change are found by the reconciliation pass only"
+            )
         todo = deals_to_reread(counts, self._read)
-        self.logger.info(
-            "deal_products: %s; reading the line items of %d more deals under table version %d",
-            "reconciliation pass" if weekly else "products_count changed on deals that did not",
-            len(todo),
-            reads.version,
-        )
+        self.logger.info("deal_products: reading the line items of %d more deals", len(todo))
         for batch in batches(todo, self.parent_batch_size):
             yield from self.read_for_parents(batch)
+        if not reads.activate:
+            return
         self._write_activate_version_message(reads.version)
         state[FINGERPRINT] = current
         if weekly:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_pipedrive.tap import TapPipedrive
 
 TAP = Path(sys.executable).with_name("tap-pipedrive")
 FAIL_FAST = {
@@ -215,3 +216,22 @@ def test_a_stream_the_plan_refuses_never_sends_activate_version(
     assert "reconciliation" in out.state["bookmarks"]["organizations"]
     assert activations(out.messages, "currencies")
     assert activations(out.messages, "persons")
+
+
+@pytest.mark.parametrize("activate_version", [True, False])
+def test_without_the_deals_stream_deal_products_reads_every_deals_line_items_each_run(
+    make_emulator: Any, run_tap: Any, tap_config: Any, activate_version: bool
+) -> None:
+    emulator = make_emulator(deals=120, seed=17)
+    config = tap_config(emulator, activate_version=activate_version)
+    catalog = TapPipedrive(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "deals":
+            next(m for m in entry["metadata"] if m["breadcrumb"] == [])["metadata"]["selected"] = False
+    first = run_tap(config, catalog=catalog)
+    emulator.mutate(remove_line_items=2)
+    second = run_tap(config, state=first.state, catalog=catalog)
+
+    assert "deals" not in second.records
+    assert set(second.ids("deal_products")) == {r["id"] for r in emulator.records("deal_products")}
+    assert len(activations(second.messages, "deal_products")) == int(activate_version)
