@@ -132,6 +132,18 @@ def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def deals_stream_requests(emulator: Any) -> list[Any]:
+    """The deals stream's requests to /api/v2/deals (sorted by update_time), not deal_products' count scan.
+
+    deal_products lists every deal's ``products_count`` (no ``sort_by``, no ``updated_since``) to see line
+    items removed from deals that did not change; the other requests to the path are the deals stream's own.
+    """
+    requests = [r for r in emulator.request_log if r.path == "/api/v2/deals"]
+    scans = [r for r in requests if "sort_by" not in r.params]
+    assert all(r.params.get("include_fields") == "products_count" for r in scans)
+    return [r for r in requests if "sort_by" in r.params]
+
+
 def deal_bookmarks(singer_state: dict[str, Any]) -> list[dt.datetime]:
     """The deals stream's update_time bookmarks (one per partition, or the stream's own)."""
     deals = singer_state["bookmarks"]["deals"]
@@ -314,7 +326,7 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
     emulator.clear_log()
     meltano.run("--environment=dev", "run", *PIPELINE, env=env)
 
-    deal_requests = [r for r in emulator.request_log if r.path == "/api/v2/deals"]
+    deal_requests = deals_stream_requests(emulator)
     assert deal_requests
     for request in deal_requests:
         since = parse_time(request.params["updated_since"])
@@ -414,7 +426,7 @@ def test_ci_recipe_keeps_state_in_a_file_backend_across_fresh_runners(
         env={**env, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'runner2.db'}"},
     )  # fmt: skip
 
-    deal_requests = [r for r in emulator.request_log if r.path == "/api/v2/deals"]
+    deal_requests = deals_stream_requests(emulator)
     assert deal_requests
     assert all("updated_since" in r.params for r in deal_requests)
     assert query(url, "SELECT count(*) FROM pipedrive.main_bi")[0][0] == DEALS

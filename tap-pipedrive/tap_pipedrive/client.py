@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from singer_sdk.streams import RESTStream
 
-from tap_pipedrive import api_facts
+from tap_pipedrive import api_facts, deletions
 from tap_pipedrive.api_facts import CURSOR, OFFSET, Endpoint
 from tap_pipedrive.cache import MetadataCache, cache_namespace
 from tap_pipedrive.errors import BudgetExhausted, EndpointNotInPlan
@@ -18,6 +18,7 @@ from tap_pipedrive.metrics import TapMetrics
 from tap_pipedrive.pagination import CursorPaginator, OffsetPaginator, next_offset, response_body
 from tap_pipedrive.records import normalize_timestamps
 from tap_pipedrive.resilience import ApiGuard, ResiliencePolicy
+from tap_pipedrive.versions import CompleteRead
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -60,6 +61,7 @@ class PipedriveClient:
         )
         self.skipped: set[str] = set()
         self.budget_exhausted = False
+        self.started_at = datetime.now(UTC)
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -121,11 +123,17 @@ class PipedriveClient:
                 return
 
     def field_metadata(self, entity: str) -> list[dict[str, Any]]:
-        """The field metadata of an entity, through the cache. Fails loudly when it cannot be read."""
+        """The field metadata of an entity, through the cache.
+
+        Raises:
+            EndpointNotInPlan: The plan or permissions do not include the fields endpoint (402/403/404).
+            BudgetExhausted: The token budget is spent.
+            RuntimeError: Any other failure, naming the endpoint (discovery fails loudly).
+        """
         endpoint = api_facts.FIELD_ENDPOINTS[entity]
         try:
             return self.cache.get_or_load(("fields", entity), lambda: list(self.iterate(endpoint)))
-        except BudgetExhausted:
+        except (BudgetExhausted, EndpointNotInPlan):
             raise
         except Exception as exc:
             raise RuntimeError(f"Could not read {entity} field metadata from {endpoint.path}: {exc}") from exc
@@ -140,9 +148,23 @@ class PipedriveStream(RESTStream[Any]):
     """Base of every Pipedrive stream: URL, auth header, guarded requests, pagination, timestamp shaping."""
 
     endpoint: Endpoint
+    standard_properties: dict[str, Any]
     records_jsonpath = "$.data[*]"
     timestamp_properties: tuple[str, ...] = ("add_time", "update_time")
+    deletion: deletions.DeletionSignal = deletions.ABSENCE
+    reconcile = True
+    """An incremental stream takes part in the reconciliation pass (False: rows of it never vanish)."""
     STATE_MSG_FREQUENCY = 500
+
+    @classmethod
+    def field_entities(cls) -> tuple[str, ...]:
+        """Entities whose field metadata the stream needs (skipped when that is not readable)."""
+        return ()
+
+    @classmethod
+    def declared_properties(cls) -> dict[str, Any]:
+        """The standard properties plus ``is_deleted`` and ``_sdc_deleted_at`` (docs/contracts.md)."""
+        return {**cls.standard_properties, **deletions.PROPERTIES}
 
     @property
     def client(self) -> PipedriveClient:
@@ -220,13 +242,32 @@ class PipedriveStream(RESTStream[Any]):
         return params
 
     def updated_since(self, context: Context | None) -> str | None:
-        """The bookmark (or ``start_date``) as RFC 3339, or None for a first full run."""
+        """The bookmark (or ``start_date``) as RFC 3339, or None for a first full run.
+
+        A new reconciliation pass ignores the bookmark: it starts at ``start_date``, the earliest record the
+        table can hold (a resumed one carries on from its bookmark).
+        """
+        read = self.complete_read
+        if read is not None and read.from_start:
+            start_date = self.config.get("start_date")
+            return rfc3339(_as_datetime(start_date)) if start_date else None
         start = self.get_starting_timestamp(context)
         return rfc3339(start) if start is not None else None
 
+    @property
+    def complete_read(self) -> CompleteRead | None:
+        """This run's complete read of the stream (under a table version), or None (increments)."""
+        return self._tap.complete_reads.read_of(self.name)  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never the SDK's ACTIVATE_VERSION before a read: ours follows a completed one (``versions.py``)."""
+        return False
+
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """Timestamps as RFC 3339 (any API version); every declared property present (null if unset)."""
+        """Timestamps as RFC 3339 (any API version); the deletion mark; every declared property present."""
         normalize_timestamps(row, self.timestamp_properties)
+        deletions.mark_deletion(row, self.deletion, rfc3339(self.client.started_at))
         for name in self._declared:
             row.setdefault(name, None)
         return row
@@ -244,14 +285,21 @@ class PipedriveStream(RESTStream[Any]):
         return super().get_records(context)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Records of the stream; an endpoint outside the plan is skipped, a spent budget stops cleanly."""
-        if self.client.budget_exhausted:
-            return
+        """Records of the stream; an endpoint outside the plan is skipped, a spent budget stops cleanly.
+
+        A complete read (full-table streams, reconciliation passes) carries its table version on every record
+        and ends with ACTIVATE_VERSION once every partition read to its end (``versions.py``).
+        """
+        unavailable = self._unavailable()
+        read = self.complete_read if unavailable else self._begin_read(context)
         count = 0
+        completed = False
         try:
-            for record in self.read_records(context):
-                count += 1
-                yield record
+            if not unavailable:
+                for record in self.read_records(context):
+                    count += 1
+                    yield record
+                completed = True
         except EndpointNotInPlan as exc:
             if self.endpoint.path not in self.client.skipped:
                 self.client.skipped.add(self.endpoint.path)
@@ -264,3 +312,42 @@ class PipedriveStream(RESTStream[Any]):
         finally:
             if count:
                 self.client.metrics.record_records(self.name, count)
+        if read is not None:
+            self._end_read(read, completed, count)
+
+    def _unavailable(self) -> bool:
+        """The budget is spent, or the entity's field metadata was refused (logged once, then)."""
+        gated = self._tap.gated_entities  # type: ignore[attr-defined]
+        return self.client.budget_exhausted or any(entity in gated for entity in self.field_entities())
+
+    def _begin_read(self, context: Context | None) -> CompleteRead | None:
+        """Start (or continue, at a later partition) this run's complete read of the stream, if any."""
+        if self.replication_key and not self.reconcile:
+            return None
+        read = self._tap.complete_reads.begin(  # type: ignore[attr-defined]
+            self.name,
+            self.stream_state,
+            incremental=bool(self.replication_key),
+            partitions=len(self.partitions or [None]),
+            tokens=self.client.guard.tokens_spent,
+        )
+        if read is not None:
+            self._stream_version = read.version
+        return read
+
+    def _end_read(self, read: CompleteRead, completed: bool, count: int) -> None:
+        """After a partition: once the whole read is complete, ACTIVATE_VERSION (state records the pass)."""
+        reads = self._tap.complete_reads  # type: ignore[attr-defined]
+        if reads.finish_partition(self.name, self.stream_state, completed=completed, records=count):
+            self._write_activate_version_message(read.version)
+            reads.log_activation(self.name, self.client.guard.tokens_spent)
+        elif not completed:
+            reads.log_incomplete(self.name)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A config date-time (string or datetime) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

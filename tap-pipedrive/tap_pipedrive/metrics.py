@@ -151,6 +151,13 @@ class TapMetrics:
             "Unix time at which the last successful sync finished.",
             registry=registry,
         )
+        self.reconciliations = Counter(
+            "pipeboard_tap_reconciliations_total",
+            "Reconciliation passes (a complete re-read followed by ACTIVATE_VERSION), by stream and outcome "
+            "(complete, incomplete).",
+            ["stream", "outcome"],
+            registry=registry,
+        )
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._is_open = False
@@ -178,6 +185,12 @@ class TapMetrics:
     def record_records(self, stream: str, count: int = 1) -> None:
         """Count RECORD messages written for ``stream``."""
         self.records.labels(stream=stream).inc(count)
+
+    def record_reconciliation(self, stream: str, outcome: str) -> None:
+        """Count one reconciliation pass of ``stream``: ``complete`` or ``incomplete``."""
+        if outcome not in ("complete", "incomplete"):
+            raise ValueError(f"Unknown reconciliation outcome {outcome!r}; expected complete or incomplete")
+        self.reconciliations.labels(stream=stream, outcome=outcome).inc()
 
     def set_ratelimit(
         self, remaining: int | None, daily_remaining: int | None, daily_limit: int | None = None

@@ -18,6 +18,11 @@ class CustomFieldStream(PipedriveStream):
     standard_properties: dict[str, Any]
     v1_custom_values = False
 
+    @classmethod
+    def field_entities(cls) -> tuple[str, ...]:
+        """The entity whose custom fields the records carry."""
+        return (cls.field_entity,)
+
     @property
     def field_map(self) -> dict[str, FieldInfo]:
         """key → FieldInfo of the entity's fields."""

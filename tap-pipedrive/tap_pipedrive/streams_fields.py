@@ -21,6 +21,11 @@ class FieldsStream(PipedriveStream):
     primary_keys = ("field_code",)
     standard_properties = schemas.FIELDS
 
+    @classmethod
+    def field_entities(cls) -> tuple[str, ...]:
+        """The entity whose metadata it lists, and the one whose column names it shows."""
+        return tuple(dict.fromkeys(e for e in (cls.entity, cls.column_entity) if e is not None))
+
     def read_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """One record per field, v1 metadata mapped to the v2 names."""
         columns: dict[str, str] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tap_pipedrive import api_facts, schemas
+from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.api_facts import Endpoint
 from tap_pipedrive.client import PipedriveStream, rfc3339
 from tap_pipedrive.streams_custom import CustomFieldStream
@@ -21,6 +21,7 @@ class UsersStream(PipedriveStream):
     endpoint = api_facts.USERS
     primary_keys = ("id",)
     standard_properties = schemas.USERS
+    deletion = deletions.USER_DELETED
     timestamp_properties = ("last_login", "created", "modified")
 
 
@@ -31,6 +32,7 @@ class ActivityTypesStream(PipedriveStream):
     endpoint = api_facts.ACTIVITY_TYPES
     primary_keys = ("id",)
     standard_properties = schemas.ACTIVITY_TYPES
+    deletion = deletions.INACTIVE
 
 
 class LeadLabelsStream(PipedriveStream):
@@ -61,6 +63,7 @@ class NotesStream(PipedriveStream):
     replication_key = "update_time"
     is_sorted = True
     standard_properties = schemas.NOTES
+    deletion = deletions.INACTIVE
 
 
 class LeadsStream(CustomFieldStream):
@@ -92,9 +95,12 @@ class LeadsStream(CustomFieldStream):
         value = row.get("value")
         row["value"] = value.get("amount") if isinstance(value, dict) else value
         row["currency"] = value.get("currency") if isinstance(value, dict) else None
+        read = self.complete_read
         if context and context.get("is_archived"):
             row["is_archived"] = True
-            start: datetime | None = self.get_starting_timestamp(context)
+            start: datetime | None = (
+                None if read and read.from_start else self.get_starting_timestamp(context)
+            )
             stamp = row.get("update_time")
             if start is not None and isinstance(stamp, str) and stamp[:19] < rfc3339(start)[:19]:
                 return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tap_pipedrive import api_facts, schemas
+from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.api_facts import Endpoint
 from tap_pipedrive.client import PipedriveStream
 from tap_pipedrive.records import flatten_address, primary_value
@@ -22,6 +22,7 @@ class PipelinesStream(PipedriveStream):
     endpoint = api_facts.PIPELINES
     primary_keys = ("id",)
     standard_properties = schemas.PIPELINES
+    deletion = deletions.IS_DELETED
 
 
 class StagesStream(PipedriveStream):
@@ -31,6 +32,7 @@ class StagesStream(PipedriveStream):
     endpoint = api_facts.STAGES
     primary_keys = ("id",)
     standard_properties = schemas.STAGES
+    deletion = deletions.IS_DELETED
 
 
 class OrganizationsStream(CustomFieldStream):
@@ -43,6 +45,7 @@ class OrganizationsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "organization"
     standard_properties = schemas.ORGANIZATIONS
+    deletion = deletions.IS_DELETED
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
         """Address object → text plus components."""
@@ -60,6 +63,7 @@ class PersonsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "person"
     standard_properties = schemas.PERSONS
+    deletion = deletions.IS_DELETED
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
         """Primary email and phone picked out of the lists."""
@@ -81,6 +85,7 @@ class DealsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "deal"
     standard_properties = schemas.DEALS
+    deletion = deletions.DEAL_STATUS
     timestamp_properties = (
         "add_time",
         "update_time",
@@ -101,16 +106,28 @@ class DealsStream(CustomFieldStream):
         return api_facts.DEALS_ARCHIVED if context and context.get("is_archived") else api_facts.DEALS
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        """Deleted deals are listed only when ``status`` names them."""
+        """Deleted deals are listed only when ``status`` names them; ``products_count`` costs nothing more."""
         params = super().get_url_params(context, next_page_token)
         params["status"] = api_facts.DEAL_STATUSES
+        params["include_fields"] = "products_count"
         return params
 
+    def read_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The deals; after each one, child streams read their full batches of pending deals."""
+        children = self._tap.children  # type: ignore[attr-defined]
+        for record in super().read_records(context):
+            yield record
+            children.drain_ready(self.name)
+
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """Remember the deal for deal_products; mark archived rows."""
+        """Mark archived rows; the deal becomes pending for its child streams (state, before the next STATE).
+
+        ``products_count`` is only for deal_products (main_bi computes its own from the line items).
+        """
         if context and context.get("is_archived"):
             row["is_archived"] = True
-        self._tap.seen_deal_ids.append(row["id"])  # type: ignore[attr-defined]
+        self._tap.children.note(self.name, row)  # type: ignore[attr-defined]
+        row.pop("products_count", None)
         return super().post_process(row, context)
 
 
@@ -124,6 +141,7 @@ class ActivitiesStream(CustomFieldStream):
     is_sorted = True
     field_entity = "activity"
     standard_properties = schemas.ACTIVITIES
+    deletion = deletions.IS_DELETED
     timestamp_properties = ("add_time", "update_time", "marked_as_done_time")
 
 
@@ -137,46 +155,4 @@ class ProductsStream(CustomFieldStream):
     is_sorted = True
     field_entity = "product"
     standard_properties = schemas.PRODUCTS
-
-
-def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
-    for begin in range(0, len(ids), size):
-        yield ids[begin : begin + size]
-
-
-class DealProductsStream(PipedriveStream):
-    """Products attached to deals, read 100 deals per request (``/api/v2/deals/products?deal_ids=``).
-
-    When the deals stream ran in this sync, only the deals it emitted are asked about (so an incremental run
-    reads the products of changed deals only); otherwise every deal id is listed first.
-    """
-
-    name = "deal_products"
-    endpoint = api_facts.DEAL_PRODUCTS
-    primary_keys = ("id",)
-    standard_properties = schemas.DEAL_PRODUCTS
-    _deal_ids: list[int] | None = None
-
-    def _all_deal_ids(self) -> list[int]:
-        ids: list[int] = []
-        for endpoint in (api_facts.DEALS, api_facts.DEALS_ARCHIVED):
-            params = {"status": api_facts.DEAL_STATUSES}
-            ids.extend(record["id"] for record in self.client.iterate(endpoint, params))
-        return ids
-
-    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        """The current chunk of deal ids."""
-        params = super().get_url_params(context, next_page_token)
-        params["deal_ids"] = ",".join(str(deal_id) for deal_id in self._deal_ids or ())
-        return params
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Products of every chunk of 100 deals."""
-        deals = self._tap.streams.get("deals")  # type: ignore[attr-defined]
-        if deals is not None and deals.selected:
-            ids = sorted(set(self._tap.seen_deal_ids))  # type: ignore[attr-defined]
-        else:
-            ids = sorted(set(self._all_deal_ids()))
-        for chunk in _chunks(ids, api_facts.DEAL_IDS_PER_REQUEST):
-            self._deal_ids = chunk
-            yield from super().get_records(context)
+    deletion = deletions.IS_DELETED

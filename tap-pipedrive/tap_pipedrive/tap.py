@@ -11,10 +11,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
 
-from tap_pipedrive import api_facts, schemas
+from tap_pipedrive import api_facts, deletions, schemas, versions
+from tap_pipedrive.children import ChildRegistry
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
+from tap_pipedrive.errors import EndpointNotInPlan
 from tap_pipedrive.streams_custom import CustomFieldStream
+from tap_pipedrive.streams_deal_products import DealProductsStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
     DealFieldsStream,
@@ -34,7 +37,6 @@ from tap_pipedrive.streams_v1 import (
 )
 from tap_pipedrive.streams_v2 import (
     ActivitiesStream,
-    DealProductsStream,
     DealsStream,
     OrganizationsStream,
     PersonsStream,
@@ -148,6 +150,23 @@ class TapPipedrive(Tap):
         th.Property("redis_url", th.StringType, description="Redis URL for the metadata cache (optional)."),
         th.Property("cache_ttl", th.IntegerType, default=3600, description="Metadata cache TTL in seconds."),
         th.Property("pushgateway_url", th.StringType, description="Prometheus Pushgateway URL (optional)."),
+        th.Property(
+            "activate_version",
+            th.BooleanType,
+            default=True,
+            title="Send ACTIVATE_VERSION",
+            description="After each complete read of a stream (full-table streams every run, incremental "
+            "ones in the reconciliation pass) send ACTIVATE_VERSION, so the target marks rows no longer in "
+            "Pipedrive as deleted. Turn off only for a target that rejects the message.",
+        ),
+        th.Property(
+            "reconcile_interval_hours",
+            th.IntegerType,
+            default=versions.DEFAULT_INTERVAL_HOURS,
+            title="Reconciliation interval (hours)",
+            description="How often each incremental stream is re-read whole to find records Pipedrive purged "
+            "or deleted without a trace (default 168: weekly; 0: every run). The last pass is kept in state.",
+        ),
     ).to_dict()
 
     capabilities: tuple[CapabilitiesEnum, ...] = (  # type: ignore[assignment]
@@ -163,7 +182,9 @@ class TapPipedrive(Tap):
     def __init__(self, *, setup_mapper: bool = True, **kwargs: Any) -> None:
         self._client: PipedriveClient | None = None
         self._columns: dict[str, tuple[dict[str, FieldInfo], dict[str, str]]] = {}
-        self.seen_deal_ids: list[int] = []
+        self.gated_entities: dict[str, str] = {}
+        self._complete_reads: versions.CompleteReads | None = None
+        self._children: ChildRegistry | None = None
         super().__init__(setup_mapper=False, **kwargs)
         if self._input_catalog is not None:
             self._input_catalog = self._reconcile_catalog(self._input_catalog)
@@ -187,11 +208,10 @@ class TapPipedrive(Tap):
             fields, columns = self.custom_columns(stream_type.field_entity)
             custom = custom_properties(fields, columns)
             given = entry["schema"].get("properties") or {}
-            kept = {
-                name: prop
-                for name, prop in given.items()
-                if name in stream_type.standard_properties or name in custom
-            }
+            standard = stream_type.declared_properties()
+            kept = {name: prop for name, prop in given.items() if name in standard or name in custom}
+            for name, prop in deletions.PROPERTIES.items():  # records always carry the deletion mark
+                kept.setdefault(name, prop)
             for name, prop in custom.items():
                 kept.setdefault(name, prop)
             entry["schema"]["properties"] = kept
@@ -225,34 +245,72 @@ class TapPipedrive(Tap):
             self._client = PipedriveClient(dict(self.config), self.logger)
         return self._client
 
+    @property
+    def children(self) -> ChildRegistry:
+        """The run's per-parent child streams (deal_products…), by parent stream."""
+        if self._children is None:
+            self._children = ChildRegistry(self.streams)  # type: ignore[arg-type]
+        return self._children
+
+    @property
+    def complete_reads(self) -> versions.CompleteReads:
+        """The run's complete reads: which streams are re-read whole under a table version this run."""
+        if self._complete_reads is None:
+            self._complete_reads = versions.CompleteReads(
+                self.client.started_at,
+                activate=bool(self.config.get("activate_version", True)),
+                interval_hours=float(
+                    self.config.get("reconcile_interval_hours", versions.DEFAULT_INTERVAL_HOURS)
+                ),
+                metrics=self.client.metrics,
+                logger=self.logger,
+            )
+        return self._complete_reads
+
     def custom_columns(self, entity: str) -> tuple[dict[str, FieldInfo], dict[str, str]]:
         """Fields of an entity and their column map: stored names (from state) win, new keys get new columns.
 
         The map is written back into the state of ``<entity>_fields`` so every STATE message carries it.
         """
         if entity not in self._columns:
-            fields = build_field_map(self.client.field_metadata(entity))
+            try:
+                fields = build_field_map(self.client.field_metadata(entity))
+            except EndpointNotInPlan as exc:
+                self._skip_entity(entity, exc)
+                self._columns[entity] = ({}, {})
+                return self._columns[entity]
             bookmarks = self.state.setdefault("bookmarks", {})
             holder = bookmarks.setdefault(f"{entity}_fields", {})
             stored = holder.get(COLUMN_MAP_KEY) or {}
             reserved: set[str] = {"custom_fields"}
             for stream_type in _ENTITY_STREAMS[entity]:
-                reserved.update(stream_type.standard_properties)
+                reserved.update(stream_type.declared_properties())
             columns = assign_columns(fields.values(), stored, reserved)
             holder[COLUMN_MAP_KEY] = dict(sorted(columns.items()))
             self._columns[entity] = (fields, columns)
         return self._columns[entity]
 
+    def _skip_entity(self, entity: str, exc: EndpointNotInPlan) -> None:
+        """Skip every stream needing ``entity``'s field metadata, which the company may not read; log once."""
+        self.gated_entities[entity] = str(exc)
+        streams = [s.name for s in STREAM_TYPES if entity in s.field_entities()]
+        self.logger.warning(
+            "Skipping %s: %s — the company's plan or the token's permissions do not include %s fields",
+            ", ".join(streams),
+            exc,
+            entity,
+        )
+
     def schema_of(self, stream_type: type[PipedriveStream]) -> dict[str, Any]:
         """The stream's schema: standard properties plus, for custom-field streams, every named column."""
-        props = dict(stream_type.standard_properties)  # type: ignore[attr-defined]
+        props = stream_type.declared_properties()
         if issubclass(stream_type, CustomFieldStream):
             fields, columns = self.custom_columns(stream_type.field_entity)
             props.update(custom_properties(fields, columns))
         return schemas.object_schema(props, tuple(stream_type.primary_keys or ()))
 
     def discover_streams(self) -> list[PipedriveStream]:
-        """Every stream, in sync order; reading field metadata fails discovery loudly."""
+        """Every stream, in sync order; refused field metadata skips its entity, other errors fail."""
         return [stream_type(tap=self, schema=self.schema_of(stream_type)) for stream_type in STREAM_TYPES]
 
     def load_streams(self) -> list[PipedriveStream]:
@@ -286,6 +344,9 @@ def _setting_problems(config: dict[str, Any]) -> list[str]:
     share = config.get("token_budget_share", 1.0)
     if not _is_number(share) or not 0 < share <= 1:
         problems.append("token_budget_share must be a number in (0, 1]")
+    interval = config.get("reconcile_interval_hours")
+    if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or interval < 0):
+        problems.append("reconcile_interval_hours must be a whole number of hours, 0 or more (0: every run)")
     for name in ("request_timeout", "cache_ttl", "retry_backoff_seconds", "retry_backoff_max_seconds"):
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):

@@ -57,6 +57,12 @@ class TargetMetrics:
         self.runs = Counter(
             "pipeboard_target_runs", "Target runs by outcome.", ["outcome"], registry=self.registry
         )
+        self.rows_retired = Counter(
+            "pipeboard_target_rows_retired",
+            "Rows ACTIVATE_VERSION marked deleted (or deleted, under hard_delete): no longer in the source.",
+            ["table"],
+            registry=self.registry,
+        )
         self.last_success = Gauge(
             "pipeboard_target_last_success_timestamp_seconds",
             "Unix time of the last successful run.",

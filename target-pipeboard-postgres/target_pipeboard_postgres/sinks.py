@@ -582,6 +582,11 @@ class PostgresSink(Sink):
         except Exception:
             loader.conn.rollback()
             raise
+        loader.metrics.rows_retired.labels(table=self.table).inc(retired)
         self.logger.info(
-            "Activated version %s of %s: %d older rows retired", new_version, self.table, retired
+            "%s: %d rows no longer in the source, %s (ACTIVATE_VERSION %s)",
+            self.stream_name,
+            retired,
+            "deleted" if self.config.get("hard_delete") else "marked deleted",
+            new_version,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 
 import psycopg2
 import pytest
@@ -153,6 +154,25 @@ def test_activate_version_retires_rows_of_older_versions(warehouse, singer):
     ) == [(0, "v2", False), (1, "v2", False), (2, "v2", False), (3, "v1", True), (4, "v1", True)]
     warehouse.load(version(3, range(2)), hard_delete=True)
     assert warehouse.rows("full", ["id", "name"]) == [(0, "v3"), (1, "v3")]
+
+
+def test_activate_version_says_how_many_rows_it_marked_deleted(warehouse, singer, caplog):
+    def version(v: int, ids: range) -> list[dict]:
+        records = (singer.record("gone", {"id": i, "name": f"v{v}"}, version=v) for i in ids)
+        return [
+            singer.schema("gone", SCHEMA),
+            *records,
+            {"type": "ACTIVATE_VERSION", "stream": "gone", "version": v},
+        ]
+
+    warehouse.load(version(1, range(5)))
+    with caplog.at_level(logging.INFO):
+        warehouse.load(version(2, range(3)))
+    assert "gone: 2 rows no longer in the source, marked deleted (ACTIVATE_VERSION 2)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        warehouse.load(version(3, range(3)))
+    assert "gone: 0 rows no longer in the source, marked deleted (ACTIVATE_VERSION 3)" in caplog.text
 
 
 def test_bad_settings_raise_naming_the_setting(warehouse):

@@ -1,7 +1,8 @@
 """Command line: serve the emulator on loopback until Ctrl-C.
 
 python -m pipedrive_emulator --port 8765 --deals 10000 [--seed 7] [--faults PROFILE] [--plan growth]
-    [--seats 5] [--no-rate-limits] [--token TOKEN] [--slow-delay 35] [--retry-after]
+    [--seats 5] [--no-rate-limits] [--token TOKEN] [--slow-delay 35] [--retry-after] [--list-deleted]
+    [--purge-after-days 30] [--gate /api/v2/productFields=402 ...]
 """
 
 from __future__ import annotations
@@ -37,7 +38,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--retry-after", action="store_true", help="add Retry-After to 429 answers")
     parser.add_argument("--token", default=None, help="the API token to accept (default: a random one)")
+    parser.add_argument(
+        "--list-deleted",
+        action="store_true",
+        help="list soft-deleted persons, organizations, activities, products, pipelines, stages and notes",
+    )
+    parser.add_argument(
+        "--purge-after-days", type=float, default=30.0, help="age at which soft-deleted records are purged"
+    )
+    parser.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="PATH=STATUS",
+        help="refuse an endpoint with 402 or 403, e.g. /api/v2/productFields=402 (repeatable)",
+    )
     return parser
+
+
+def _gates(values: list[str]) -> dict[str, int]:
+    gates = {}
+    for value in values:
+        path, _, status = value.rpartition("=")
+        if not path or not status.isdigit():
+            raise SystemExit(f"--gate takes PATH=STATUS (e.g. /api/v2/productFields=402), got {value!r}")
+        gates[path] = int(status)
+    return gates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         port=args.port,
         retry_after=args.retry_after,
+        list_deleted=args.list_deleted,
+        purge_after_days=args.purge_after_days,
+        gates=_gates(args.gate),
     )
     emulator.start()
     print(f"base_url={emulator.base_url}", flush=True)

@@ -3,7 +3,8 @@
 ``POST mutate`` (JSON body = ``Emulator.mutate`` kwargs), ``GET requests`` (the request log),
 ``POST requests/clear``, ``POST faults`` (``{"profile": "flaky"|"slow"|"down"|null, "rate"?, "slow_delay_s"?,
 "kinds"?, "max_consecutive"?}``), ``GET plan`` / ``POST plan`` (``{"plan"?, "seats"?, "rate_limits"?,
-"spend_daily_tokens"?, "reset_daily"?}``).
+"spend_daily_tokens"?, "reset_daily"?, "gates"?: {path: 402|403}}``), ``GET deleted`` / ``POST deleted``
+(``{"list_deleted"?, "purge_after_days"?}``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def _plan(emulator: Emulator, body: dict[str, Any]) -> Any:
         emulator.reset_daily_budget()
     if "spend_daily_tokens" in body:
         emulator.spend_daily_tokens(int(body["spend_daily_tokens"]))
+    if "gates" in body:
+        if not isinstance(body["gates"], dict):
+            raise TypeError("gates must be a JSON object of path -> 402|403")
+        emulator.set_gates(body["gates"])
     return {
         "plan": limiter.plan,
         "seats": limiter.seats,
@@ -81,7 +86,16 @@ def _plan(emulator: Emulator, body: dict[str, Any]) -> Any:
         "burst_limit": limiter.burst_limit,
         "daily_limit": limiter.daily_limit,
         "daily_used": limiter.daily_used,
+        "gates": emulator.gates.in_force(),
     }
+
+
+def _deleted(emulator: Emulator, body: dict[str, Any]) -> Any:
+    emulator.set_deleted_behaviour(
+        list_deleted=body.get("list_deleted"), purge_after_days=body.get("purge_after_days")
+    )
+    dataset = emulator.dataset
+    return {"list_deleted": dataset.list_deleted, "purge_after_days": dataset.purge_after_days}
 
 
 _ADMIN = {
@@ -91,4 +105,6 @@ _ADMIN = {
     ("POST", "faults"): _faults,
     ("GET", "plan"): _plan,
     ("POST", "plan"): _plan,
+    ("GET", "deleted"): _deleted,
+    ("POST", "deleted"): _deleted,
 }

@@ -129,6 +129,10 @@ class Dataset:
         fields: ``deal``/``person``/``organization``/``product``/``activity`` -> v2 field items;
             ``lead``/``note`` -> v1 field items.
         company: What ``/v1/users/me`` adds to the user (company_id, company_name, ...) plus ``me_user_id``.
+        list_deleted: List answers include soft-deleted persons, organizations, activities, products,
+            pipelines, stages and inactive notes (REFERENCE.md §11 q1, UNVERIFIED); False leaves them out.
+        purge_after_days: Age of a soft deletion at which Pipedrive erases the record for good (30 days for
+            deals, persons, organizations, activities, products and files); ``mutate`` applies it.
     """
 
     seed: int
@@ -136,6 +140,8 @@ class Dataset:
     records: dict[str, dict[int | str, dict]]
     fields: dict[str, list[dict]]
     company: dict
+    list_deleted: bool = False
+    purge_after_days: float = 30.0
 
 
 def scale(deals_count: int) -> dict[str, int]:

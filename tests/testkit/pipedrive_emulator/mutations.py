@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
+from . import deletes as deletions
 from .data import Dataset
-from .generators.context import GenContext, format_v1, format_v2
+from .generators.context import DAY, GenContext, format_v1, format_v2
 from .generators.custom_fields import USER_CREATABLE_TYPES, custom_value
 from .generators.field_metadata import field_item, make_option
 from .generators.v1_fields import lead_field_for
@@ -182,10 +184,15 @@ def mutate(
     add_field: str | None = None,
     rename_field: str | None = None,
     add_option: str | None = None,
+    delete: Mapping[str, int] | None = None,
+    remove_line_items: int = 0,
+    advance_days: float = 0,
 ) -> dict:
     """Apply one batch of changes "between runs", deterministically for a given dataset state.
 
-    The clock advances by ``ADVANCE_SECONDS`` first; every touched record gets that instant as update_time.
+    The clock advances by ``ADVANCE_SECONDS`` (plus ``advance_days``) first, and records soft-deleted at
+    least ``ds.purge_after_days`` before the new instant are purged (gone from every answer, as Pipedrive
+    erases them); then every touched record gets the new instant as update_time.
 
     Args:
         ds: The dataset to change in place.
@@ -197,25 +204,41 @@ def mutate(
             editable records get a value (and a fresh update_time), the rest null.
         rename_field: Field entity one of whose custom fields gets a new ``field_name`` (same hash).
         add_option: Field entity one of whose custom enum/set fields gets a new option.
+        delete: Entity → number of live records to delete the way Pipedrive does (``deletes.STYLES``: a flag,
+            ``active_flag: false``, ``status: deleted`` or gone), disjoint from the updated ones.
+        remove_line_items: Number of line items taken off live deals; the deals themselves do not change.
+        advance_days: Extra days the clock moves before the changes (to reach Pipedrive's purge age).
 
     Returns:
         ``{"updated": {entity: [ids]}, "deleted": {"deals": [ids]}, "now": <v2 timestamp>}`` plus
         ``field_added`` (entity, field_code, field_name, field_type, record_ids), ``field_renamed``
-        (entity, field_code, old_name, new_name) and ``option_added`` (entity, field_code, option) if asked.
+        (entity, field_code, old_name, new_name) and ``option_added`` (entity, field_code, option) if asked;
+        ``deleted`` also names the entities of ``delete``, ``purged`` (entity → ids erased by this call's
+        clock advance) and ``line_items_removed`` (``{"deal_products": ids, "deals": deal ids}``) when any.
     """
-    if updates < 0 or deletes < 0:
-        raise ValueError(f"updates and deletes must be >= 0, got {updates} and {deletes}")
+    if updates < 0 or deletes < 0 or remove_line_items < 0 or advance_days < 0:
+        raise ValueError(
+            "updates, deletes, remove_line_items and advance_days must be >= 0, got "
+            f"{updates}, {deletes}, {remove_line_items} and {advance_days}"
+        )
+    for entity in delete or {}:
+        if entity not in deletions.STYLES:
+            raise ValueError(f"delete: entity must be one of {sorted(deletions.STYLES)}, got {entity!r}")
     for kind, entity in (
         ("add_field", add_field),
         ("rename_field", rename_field),
         ("add_option", add_option),
     ):
         _check_entity(kind, entity)
-    now = int(ds.clock.advance(ADVANCE_SECONDS).timestamp())
+    moment = ds.clock.advance(ADVANCE_SECONDS + round(advance_days * DAY))
+    now = int(moment.timestamp())
     rng = random.Random(f"{ds.seed}:{now}")
-    ctx = _context(ds, rng, now)
     stamp = format_v2(now)
     result: dict[str, Any] = {"updated": {}, "deleted": {}, "now": stamp}
+    purged = deletions.purge_expired(ds, moment)
+    if purged:
+        result["purged"] = purged
+    ctx = _context(ds, rng, now)
 
     if deletes:
         pool = _candidates(ds, "deals", set())
@@ -225,8 +248,21 @@ def mutate(
             deal.update({"status": "deleted", "is_deleted": True, "update_time": stamp})
         result["deleted"]["deals"] = doomed
 
+    for entity, count in sorted((delete or {}).items()):
+        before = result["deleted"].get(entity, [])
+        done = deletions.delete_records(ds, entity, count, rng, moment, set(before))
+        result["deleted"][entity] = sorted({*before, *done}, key=lambda rid: (isinstance(rid, str), rid))
+
+    untouched_deals: set[Any] = set()
+    if remove_line_items:
+        owner = {rid: line["deal_id"] for rid, line in ds.records["deal_products"].items()}
+        removed = deletions.delete_records(ds, "deal_products", remove_line_items, rng, moment)
+        untouched_deals = {owner[rid] for rid in removed}
+        result["line_items_removed"] = {"deal_products": removed, "deals": sorted(untouched_deals)}
+
     if updates:
-        exclude = {"deals": set(result["deleted"].get("deals", []))}
+        exclude = {entity: set(ids) for entity, ids in result["deleted"].items()}
+        exclude["deals"] = exclude.get("deals", set()) | untouched_deals
         chosen = _pick_updates(rng, ds, updates, exclude)
         for entity, ids in chosen.items():
             for rid in ids:

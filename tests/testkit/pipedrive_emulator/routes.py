@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from pipedrive_emulator.data import FIELD_OPTIONAL_KEYS, Dataset
+from pipedrive_emulator.deletes import listed
 from pipedrive_emulator.errors import ApiError, bad_request
 from pipedrive_emulator.listindex import ListIndex
 from pipedrive_emulator.pagination import (
@@ -83,9 +84,10 @@ _FIELD_ENTITY = {"deals": "deal", "persons": "person", "organizations": "organiz
 # --------------------------------------------------------------------------------------------- shared steps
 
 
-def _live(record: Record) -> bool:
-    """Soft-deleted rows are not listed (REFERENCE §11 q1: UNVERIFIED for v2; the safe assumption)."""
-    return not record.get("is_deleted", False)
+def _lister(ds: Dataset, entity: str) -> Callable[[Record], bool]:
+    """Which records of ``entity`` a list answer may include: soft-deleted ones only when the dataset's
+    ``list_deleted`` says so (REFERENCE §11 q1 is UNVERIFIED; both behaviours are served)."""
+    return lambda record: listed(ds, entity, record)
 
 
 def _no_filter_id(params: Params) -> None:
@@ -238,11 +240,18 @@ def _shape_v2(ds: Dataset, entity: str, records: list[Record], request: Request)
     requested = set(params.get("include_fields", ()))
     keep_custom = set(params["custom_fields"]) if "custom_fields" in params else None
     labels = _option_labels(ds, entity) if params.get("include_option_labels") else None
+    lines = (
+        request.index.grouped("deal_products", ds.records["deal_products"], "deal_id")
+        if entity == "deals" and "products_count" in requested
+        else None
+    )
     shaped = []
     for record in records:
         out = {key: value for key, value in record.items() if key not in optional or key in requested}
         for key in requested - out.keys():
             out[key] = 0 if key.endswith("_count") else None
+        if lines is not None:
+            out["products_count"] = len(lines.get(record["id"], ()))
         custom = out.get("custom_fields")
         if isinstance(custom, dict) and (keep_custom is not None or labels):
             custom = {k: v for k, v in custom.items() if keep_custom is None or k in keep_custom}
@@ -290,15 +299,16 @@ def _v2_entity_list(entity: str) -> Callable[[Dataset, Request], dict[str, Any]]
         names = {name: name for name in _EQUALITY_FILTERS if name in request.operation.params}
         if entity == "persons":
             names.pop("deal_id", None)
+        live = _lister(ds, entity)
         if "ids" in params or (entity == "persons" and "deal_id" in params):
-            records = [r for r in ds.records[entity].values() if _live(r)]
+            records = [r for r in ds.records[entity].values() if live(r)]
             records = _equality(_ids(records, params), params, names)
             if entity == "persons" and "deal_id" in params:
                 deal = ds.records["deals"].get(params["deal_id"])
                 records = [r for r in records if deal is not None and r["id"] == deal.get("person_id")]
             body = _v2_page(_time_window(records, params), request)
         else:
-            body = _indexed_v2_page(ds, entity, _record_filter(params, names, _live), request)
+            body = _indexed_v2_page(ds, entity, _record_filter(params, names, live), request)
         body["data"] = _shape_v2(ds, entity, body["data"], request)
         return body
 
@@ -329,7 +339,8 @@ def _v2_deals(archived: bool) -> Callable[[Dataset, Request], dict[str, Any]]:
 def _v2_plain_list(entity: str) -> Callable[[Dataset, Request], dict[str, Any]]:
     def handler(ds: Dataset, request: Request) -> dict[str, Any]:
         names = {name: name for name in _EQUALITY_FILTERS if name in request.operation.params}
-        records = _equality((r for r in ds.records[entity].values() if _live(r)), request.params, names)
+        live = _lister(ds, entity)
+        records = _equality((r for r in ds.records[entity].values() if live(r)), request.params, names)
         body = _v2_page(records, request)
         return body
 
@@ -403,7 +414,7 @@ def _v1_notes(ds: Dataset, request: Request) -> dict[str, Any]:
 def _v1_notes_ordered(ds: Dataset, request: Request) -> list[Record]:
     """Every note the request selects, in its ``sort`` order (400 for a sort field notes do not have)."""
     params = request.params
-    records = [r for r in ds.records["notes"].values() if r.get("active_flag", True)]
+    records = [r for r in ds.records["notes"].values() if listed(ds, "notes", r)]
     known = set().union(*(r.keys() for r in records)) if records else set()
     for key in params.get("sort", []):
         if key.field not in known:

@@ -19,6 +19,7 @@ from pipedrive_emulator import mutations
 from pipedrive_emulator.data import Dataset, generate
 from pipedrive_emulator.errors import ApiError, error_envelope
 from pipedrive_emulator.faults import Fault, FaultInjector, FaultProfile, resolve_profile
+from pipedrive_emulator.gating import Gates, refusal
 from pipedrive_emulator.listindex import ListIndex
 from pipedrive_emulator.ratelimit import RateLimiter
 from pipedrive_emulator.requestlog import RequestLog, RequestRecord
@@ -46,6 +47,12 @@ class Emulator:
         token: The valid API token; a random 40-hex one when None.
         port: Port to bind; 0 picks a free one.
         retry_after: Add ``Retry-After`` to 429 answers (Pipedrive does not document it; off by default).
+        list_deleted: List soft-deleted persons, organizations, activities, products, pipelines, stages and
+            inactive notes (with their deletion mark) instead of leaving them out (REFERENCE.md §11 q1).
+        purge_after_days: Age of a soft deletion at which deals, persons, organizations, activities and
+            products are erased for good (Pipedrive: 30 days); ``mutate`` applies it as the clock moves.
+        gates: Path template → 402/403 for endpoints this account may not use, on top of its plan's
+            (``gating.PLAN_GATES``).
     """
 
     def __init__(
@@ -59,6 +66,9 @@ class Emulator:
         token: str | None = None,
         port: int = 0,
         retry_after: bool = False,
+        list_deleted: bool = False,
+        purge_after_days: float = 30.0,
+        gates: dict[str, int] | None = None,
     ) -> None:
         self.token = token or secrets.token_hex(20)
         self.retry_after = retry_after
@@ -66,7 +76,9 @@ class Emulator:
         self.dataset: Dataset = generate(deals, seed=seed)
         # Paging views of the dataset: whatever changes the dataset must call ``self.index.invalidate()``.
         self.index = ListIndex()
+        self.set_deleted_behaviour(list_deleted=list_deleted, purge_after_days=purge_after_days)
         self.limiter = RateLimiter(plan, seats, enforce=rate_limits)
+        self.gates = Gates(self.limiter.plan, gates)
         self.faults = FaultInjector(resolve_profile(faults), seed)
         self.log = RequestLog()
         self.routes = build_routes()
@@ -154,8 +166,30 @@ class Emulator:
         self.faults.set_profile(resolve_profile(profile))
 
     def set_plan(self, plan: str, seats: int | None = None) -> None:
-        """Switch the Pipedrive plan (and seats; unchanged when None)."""
+        """Switch the Pipedrive plan (and seats; unchanged when None); its gates follow."""
         self.limiter.set_plan(plan, self.limiter.seats if seats is None else seats)
+        self.gates.set_plan(self.limiter.plan)
+
+    def set_gates(self, gates: dict[str, int]) -> None:
+        """Refuse these endpoints (path template → 402 or 403) on top of the plan's; ``{}`` lifts them."""
+        self.gates.set_extra(gates)
+
+    def set_deleted_behaviour(
+        self, *, list_deleted: bool | None = None, purge_after_days: float | None = None
+    ) -> None:
+        """Whether lists show soft-deleted records, and after how many days deleted records are purged.
+
+        Raises:
+            ValueError: A negative purge age.
+        """
+        with self.lock:
+            if purge_after_days is not None:
+                if purge_after_days < 0:
+                    raise ValueError(f"purge_after_days must be >= 0, got {purge_after_days}")
+                self.dataset.purge_after_days = float(purge_after_days)
+            if list_deleted is not None:
+                self.dataset.list_deleted = bool(list_deleted)
+            self.index.invalidate()
 
     def set_rate_limits(self, enabled: bool) -> None:
         """Enforce the limits with 429s, or only report them in headers."""
@@ -178,6 +212,9 @@ class Emulator:
         supplied = headers.get("x-api-token") or (query.get(AUTH_PARAM) or [None])[0]
         if supplied is None or not secrets.compare_digest(supplied.encode(), self.token.encode()):
             return _Answer(401, error_envelope(UNAUTHORIZED), self.limiter.peek())
+        gated = self.gates.status(path)
+        if gated is not None:
+            return _Answer(gated, refusal(gated), self.limiter.peek())
         if found is None:
             return _Answer(
                 404, error_envelope("Unknown method .", "Object was not found."), self.limiter.peek()

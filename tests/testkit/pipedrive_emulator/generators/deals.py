@@ -48,7 +48,8 @@ def deals(
         r = rng.random()
         status = "open" if r < 0.55 else "won" if r < 0.79 else "lost" if r < 0.97 else "deleted"
         if status == "deleted":
-            updated = rng.randint(max(added, ctx.now - 30 * DAY + 60), ctx.now)
+            # Deleted within the last 29 days: a day before Pipedrive's 30-day purge would erase them.
+            updated = rng.randint(max(added, ctx.now - 29 * DAY), ctx.now)
         else:
             updated = ctx.update_time(added)
         closed = rng.randint(added, updated) if status in ("won", "lost") else None
