@@ -78,7 +78,7 @@ class Warehouse:
         """Rows of one query."""
         with psycopg2.connect(self.url) as conn, conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
-            cur.execute(statement, params)
+            cur.execute(statement, params or None)  # no parameters: a % in a name stays itself
             rows = cur.fetchall()
         conn.close()
         return rows
