@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PROJECTS = tests/testkit tap-pipedrive target-pipeboard-postgres transform
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test-services test demo bench lint format clean
+.PHONY: install test-services test demo bench campaign lint format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -41,6 +41,10 @@ demo: install
 bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
+
+# SIGTERM at random moments of a load, resumed from the last STATE, over several seeds (make test runs one).
+campaign: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/stop_campaign.py $(CAMPAIGN_ARGS)
 
 # MeltanoLabs' target-postgres in a venv of its own, the peer the target benchmark compares with.
 .venv-bench-meltanolabs/bin/target-postgres:
