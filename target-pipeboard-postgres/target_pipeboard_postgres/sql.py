@@ -304,11 +304,6 @@ def insert_values(schema: str, table: str, columns: Sequence[str], key: Sequence
     return _counted(insert)
 
 
-def truncate(schema: str, table: str) -> sql.Composed:
-    """``TRUNCATE`` (transactional in Postgres) for ``overwrite``."""
-    return sql.SQL("TRUNCATE TABLE {}").format(sql.Identifier(schema, table))
-
-
 def delete_soft_deleted(schema: str, table: str) -> sql.Composed:
     """Hard delete: remove rows whose ``_sdc_deleted_at`` is set."""
     return sql.SQL("DELETE FROM {} WHERE {} IS NOT NULL").format(

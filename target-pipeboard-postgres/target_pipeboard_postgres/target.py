@@ -319,7 +319,6 @@ class TargetPipeboardPostgres(Target):
         super().__init__(*args, **kwargs)
         self._check_settings()
         self.max_parallelism = 1
-        self.overwritten: set[str] = set()
         self.metrics = TargetMetrics(self.config.get("pushgateway_url"))
         self._loader: Loader | None = None
         self._emitted_state: dict | None = None
