@@ -33,6 +33,7 @@ from psycopg2 import sql
 from pipeboard_testkit.processes import TargetProcess
 
 PHASES = ("start", "reading", "committed")
+READY = r"Reading Singer messages"  # the target's log line once its stop handlers are in place
 DEALS_SCHEMA = {
     "type": "object",
     "properties": {
@@ -260,7 +261,7 @@ def _one_run(
     chunk_lines: int,
 ) -> int | None:
     """Feed one run from ``start``; send SIGTERM at the stop's moment; return the exit code."""
-    if target.wait_for_log(r"Reading Singer messages", timeout=120) is None:
+    if target.wait_for_log(READY, timeout=120) is None:
         raise CampaignError(f"the target did not start:\n{target.stderr[-3000:]}")
     signalled = False
     if stop is not None and stop.phase == "start":
