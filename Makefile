@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 DBT_VENV ?= .venv-dbt
 DBT_STAMP = $(DBT_VENV)/.installed
 
-.PHONY: install test-services test demo bench lint format clean
+.PHONY: install test-services test demo bench campaign lint format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -52,6 +52,10 @@ bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_transform.py $(BENCH_TRANSFORM_ARGS)
+
+# SIGTERM at random moments of a load, resumed from the last STATE, over several seeds (make test runs one).
+campaign: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/stop_campaign.py $(CAMPAIGN_ARGS)
 
 # MeltanoLabs' target-postgres in a venv of its own, the peer the target benchmark compares with.
 .venv-bench-meltanolabs/bin/target-postgres:

@@ -22,6 +22,7 @@ import os
 import pickle
 import queue
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -574,7 +575,14 @@ def _lines(block: bytes) -> list[bytes]:
 
 
 def main() -> None:
-    """An encoder process: :func:`serve` over standard input and output (print() goes to standard error)."""
+    """An encoder process: :func:`serve` over standard input and output (print() goes to standard error).
+
+    Stop signals are the target's to handle (a Ctrl-C reaches the whole process group): this process ends
+    when its input does, or when the target kills it.
+    """
+    for signum in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)):
+        if signum is not None:
+            signal.signal(signum, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever writes to standard output from now on (even C code) goes to standard error
     try:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extensions import connection as PgConnection  # noqa: N812
-from psycopg2.extras import execute_values
 
 from target_pipeboard_postgres import sql as q
+from target_pipeboard_postgres.errors import SchemaEvolutionError
+from target_pipeboard_postgres.views import dependent_views, drop_views, recreate_views
 
 MAX_IDENTIFIER_BYTES = 63
 HASH_CHARS = 8
@@ -34,10 +35,6 @@ _CATALOG_TYPES = {
     "jsonb": "jsonb",
     "json": "jsonb",
 }
-
-
-class SchemaEvolutionError(Exception):
-    """A table change the target will not make (e.g. a changed primary key under ``upsert``)."""
 
 
 def widen(current: str, new: str) -> str:
@@ -165,11 +162,26 @@ class Connector:
         """
         self.conn = conn
         self.schema = schema
+        # (schema, table) of the tables the current transaction locked: whose lock holders to name when a
+        # lock wait times out.
+        self.involved: list[tuple[str, str]] = []
+        # Session-level advisory locks this connection holds (they outlive a rolled-back transaction).
+        self.session_locks: set[str] = set()
+
+    def lock(self, table: str) -> None:
+        """Take the transaction's advisory lock serialising loaders of ``table`` (and note the table).
+
+        Args:
+            table: Table name in the target schema.
+        """
+        self.involved.append((self.schema, table))
+        with self.conn.cursor() as cur:
+            q.execute(cur, *q.advisory_lock(self.schema, table))
 
     def ensure_bookkeeping(self) -> None:
         """Create the schema and the mapping, rejects and load-log tables if missing."""
+        self.lock("_pipeboard")
         with self.conn.cursor() as cur:
-            cur.execute(*q.advisory_lock(self.schema, "_pipeboard"))
             cur.execute(q.create_schema(self.schema))
             cur.execute(q.create_mapping_table(self.schema))
             cur.execute(q.create_rejects_table(self.schema))
@@ -189,12 +201,12 @@ class Connector:
             SchemaEvolutionError: Two source names would share one Postgres name.
         """
         with self.conn.cursor() as cur:
-            cur.execute(q.select_mapping(self.schema), (scope,))
+            q.execute(cur, q.select_mapping(self.schema), (scope,))
             stored = dict(cur.fetchall())
             mapping = {name: stored.get(name) or pg_identifier(name) for name in names}
             new = [(scope, name, pg) for name, pg in mapping.items() if name not in stored]
             if new:
-                execute_values(cur, q.insert_mapping(self.schema), new)
+                q.execute_values(cur, q.insert_mapping(self.schema), new)
         seen: dict[str, str] = {}
         for name, pg in {**stored, **mapping}.items():
             if pg in seen and seen[pg] != name:
@@ -229,50 +241,57 @@ class Connector:
         self,
         table: str,
         columns: Mapping[str, str],
-        key: Sequence[str],
+        key: Sequence[str] | None,
         *,
         key_change_allowed: bool,
     ) -> tuple[dict[str, str], list[str]]:
         """Create or evolve a table to hold ``columns``: add, widen in place, never drop or narrow.
 
-        Runs inside the caller's transaction, after the caller took the table's advisory lock.
+        Runs inside the caller's transaction, after the caller took the table's advisory lock. Views that
+        read the table (and views of those) are dropped and recreated around a widening, which Postgres
+        refuses while they exist (see :mod:`~target_pipeboard_postgres.views`).
 
         Args:
             table: Table name.
             columns: column → wanted type.
-            key: Wanted primary key columns (empty: none).
+            key: Wanted primary key columns (empty: none; None: leave the key as it is).
             key_change_allowed: Whether a different existing key may be replaced (``overwrite``).
 
         Returns:
             The table's resulting column → type map, and the kinds of changes made
-            (``create``, ``add_column``, ``widen``), one entry per change.
+            (``create``, ``add_column``, ``widen``, ``key``), one entry per change.
 
         Raises:
-            SchemaEvolutionError: The key changed and ``key_change_allowed`` is False.
+            SchemaEvolutionError: The key changed and ``key_change_allowed`` is False, or a view on the
+                table cannot be recreated after a widening.
         """
+        if (self.schema, table) not in self.involved:
+            self.involved.append((self.schema, table))
         state = self.table_state(table)
-        changes: list[str] = []
         with self.conn.cursor() as cur:
             if not state.exists:
-                cur.execute(q.create_table(self.schema, table, list(columns.items()), key))
+                cur.execute(q.create_table(self.schema, table, list(columns.items()), key or []))
                 LOGGER.info("Created table %s.%s with %d columns", self.schema, table, len(columns))
                 return dict(columns), ["create"]
             result = dict(state.columns)
-            for column, wanted in columns.items():
-                current = state.columns.get(column)
-                if current is None:
-                    cur.execute(q.add_column(self.schema, table, column, wanted))
-                    result[column] = wanted
-                    changes.append("add_column")
-                    LOGGER.info("Added column %s (%s) to %s.%s", column, wanted, self.schema, table)
-                    continue
-                target = widen(current, wanted)
-                if target != current:
-                    cur.execute(q.widen_column(self.schema, table, column, target))
+            changes: list[str] = []
+            added = [(column, wanted) for column, wanted in columns.items() if column not in state.columns]
+            widened = [
+                (column, state.columns[column], widen(state.columns[column], wanted))
+                for column, wanted in columns.items()
+                if column in state.columns and widen(state.columns[column], wanted) != state.columns[column]
+            ]
+            for column, wanted in added:
+                cur.execute(q.add_column(self.schema, table, column, wanted))
+                result[column] = wanted
+                changes.append("add_column")
+                LOGGER.info("Added column %s (%s) to %s.%s", column, wanted, self.schema, table)
+            if widened:
+                self._widen(cur, table, widened)
+                for column, _, target in widened:
                     result[column] = target
                     changes.append("widen")
-                    LOGGER.info("Widened %s.%s.%s from %s to %s", self.schema, table, column, current, target)
-            if key and list(key) != state.key:
+            if key is not None and key and list(key) != state.key:
                 if not key_change_allowed:
                     raise SchemaEvolutionError(
                         f"Table {self.schema}.{table} has primary key {state.key or '(none)'} but the "
@@ -284,3 +303,24 @@ class Connector:
                 cur.execute(q.add_primary_key(self.schema, table, key))
                 changes.append("key")
         return result, changes
+
+    def _widen(self, cur: Any, table: str, widened: Sequence[tuple[str, str, str]]) -> None:
+        """Widen columns in place; views reading the table are dropped first and recreated after."""
+        names = ", ".join(f"{column} ({current} → {target})" for column, current, target in widened)
+        change = f"Widening {self.schema}.{table}: {names}"
+        views = dependent_views(cur, self.schema, table)
+        if views:
+            self.involved.extend((view.schema, view.name) for view in views)
+            drop_views(cur, views, change)
+        for column, current, target in widened:
+            cur.execute(q.widen_column(self.schema, table, column, target))
+            LOGGER.info("Widened %s.%s.%s from %s to %s", self.schema, table, column, current, target)
+        if views:
+            recreate_views(cur, views, change)
+            LOGGER.info(
+                "Recreated %d view(s) reading %s.%s around the widening: %s",
+                len(views),
+                self.schema,
+                table,
+                ", ".join(f"{view.schema}.{view.name}" for view in views),
+            )

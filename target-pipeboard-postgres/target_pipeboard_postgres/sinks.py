@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg2.errors
-from psycopg2.extras import execute_values
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -21,7 +20,7 @@ from typing_extensions import override
 
 from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.blocklane import ReaderSpec
-from target_pipeboard_postgres.connector import Connector, SchemaEvolutionError, pg_type_for, widen
+from target_pipeboard_postgres.connector import Connector, pg_type_for
 from target_pipeboard_postgres.copy import (
     INT64_MAX,
     INT64_MIN,
@@ -31,8 +30,10 @@ from target_pipeboard_postgres.copy import (
     parse_copy_line,
     to_json,
 )
+from target_pipeboard_postgres.errors import SchemaEvolutionError
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
 from target_pipeboard_postgres.fastread import Envelope, LineReader, compile_line_reader
+from target_pipeboard_postgres.overwrite import shadow_name, start_shadow
 from target_pipeboard_postgres.validator import FastValidator
 
 if TYPE_CHECKING:
@@ -93,6 +94,18 @@ class Batch:
     deleted_keys: list[tuple] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a batch's transaction did (applied to the sink once it is committed)."""
+
+    inserted: int
+    updated: int
+    changes: list[str]
+    keys_new: bool | None
+    purged: bool
+    shadow_started: bool
+
+
 class RecordRejectedError(Exception):
     """A record that does not fit its schema while ``on_invalid_record`` is ``fail``."""
 
@@ -135,40 +148,25 @@ class PostgresSink(Sink):
 
     @override
     def setup(self) -> None:
-        loader = self._target.loader
-        loader.wait()
-        connector = loader.connector
         properties = list(self.schema.get("properties", {}))
         missing = [prop for prop in self.key_properties if prop not in properties]
         if missing:
             raise SchemaEvolutionError(
                 f"Stream {self.stream_name!r}: key properties {missing} are not in the schema's properties"
             )
-        try:
-            connector.ensure_bookkeeping()
-            self.table = connector.resolve_names("table", [self.stream_name])[self.stream_name]
-            names = connector.resolve_names(f"column:{self.table}", properties)
-            self.properties = properties
-            self.columns = [names[prop] for prop in properties]
-            self.key_columns = [names[prop] for prop in self.key_properties]
-            wanted = [pg_type_for(self.schema["properties"][prop]) for prop in properties]
-            with loader.conn.cursor() as cur:
-                cur.execute(*q.advisory_lock(connector.schema, self.table))
-            state = connector.table_state(self.table)
-            if not state.exists:
-                key = self.key_columns if self.load_method != APPEND_ONLY else []
-                connector.ensure_table(
-                    self.table, dict(zip(self.columns, wanted, strict=True)), key, key_change_allowed=False
-                )
-                loader.metrics.schema_changes.labels(table=self.table, kind="create").inc()
-            loader.conn.commit()
-        except Exception:
-            loader.conn.rollback()
-            raise
-        self.types = [
-            pg_type if column not in state.columns else widen(state.columns[column], pg_type)
-            for column, pg_type in zip(self.columns, wanted, strict=True)
-        ]
+        self._target.check_key(self)
+        self.properties = properties
+        wanted = [pg_type_for(self.schema["properties"][prop]) for prop in properties]
+        loader = self._target.loader
+        changes = loader.call(
+            lambda: loader.transact(
+                f"Stream {self.stream_name!r}", lambda: self._set_up_table(loader.connector, wanted)
+            )
+        )
+        for kind in changes:
+            loader.metrics.schema_changes.labels(table=self.table, kind=kind).inc()
+        # Under overwrite the run's rows go to a shadow table that replaces the table at the end.
+        self.write_table = shadow_name(self.table) if self.load_method == OVERWRITE else self.table
         types = self.types
         self._key_index = [properties.index(prop) for prop in self.key_properties]
         self._bigint_index = [i for i, pg_type in enumerate(types) if pg_type == "bigint"]
@@ -196,6 +194,36 @@ class PostgresSink(Sink):
         self._read_line = compile_line_reader(**spec)
         # What an encoder process compiles the same reader from (see blocklane).
         self.reader_spec: ReaderSpec | None = copy.deepcopy(spec) if self._read_line is not None else None
+
+    def describe(self) -> str:
+        """``Stream 'deals' (table pipedrive.deals)``, for messages."""
+        return f"Stream {self.stream_name!r} (table {self._target.loader.schema}.{self.table})"
+
+    def _set_up_table(self, connector: Connector, wanted: list[str]) -> list[str]:
+        """Names, and the table made to hold every column the SCHEMA declares (records or not).
+
+        Runs in one transaction on the loader's thread (again after a lock wait: it only sets names).
+
+        Returns:
+            The kinds of schema changes made.
+        """
+        connector.ensure_bookkeeping()
+        self.table = connector.resolve_names("table", [self.stream_name])[self.stream_name]
+        names = connector.resolve_names(f"column:{self.table}", self.properties)
+        self.columns = [names[prop] for prop in self.properties]
+        self.key_columns = [names[prop] for prop in self.key_properties]
+        connector.lock(self.table)
+        exists = connector.table_state(self.table).exists
+        key = self.key_columns if self.load_method != APPEND_ONLY else []
+        # The key of an existing table is checked when a batch comes (overwrite may change it).
+        result, changes = connector.ensure_table(
+            self.table,
+            dict(zip(self.columns, wanted, strict=True)),
+            key if not exists else None,
+            key_change_allowed=False,
+        )
+        self.types = [result[column] for column in self.columns]
+        return changes
 
     @property
     def line_reader(self) -> LineReader | None:
@@ -359,6 +387,8 @@ class PostgresSink(Sink):
     def write_batch(self, batch: Batch) -> None:
         """One transaction: lock, create or evolve the table, write the rows, deletes, rejects and the log.
 
+        Runs on the loader's thread; a lock wait that times out retries the whole transaction.
+
         Args:
             batch: The batch's rows (or their COPY text), rejects and column needs.
         """
@@ -366,20 +396,18 @@ class PostgresSink(Sink):
         loader = self._target.loader
         started_at = datetime.datetime.now(datetime.UTC)
         began = time.monotonic()
-        try:
-            changes = self.prepare_table(loader.connector, batch.needs_numeric)
-            inserted, updated = self.write_rows(loader.conn, batch)
-            self.apply_deletes(loader.conn, batch)
-            self.write_rejects_and_log(loader.conn, rejects, inserted, updated, started_at)
-            loader.conn.commit()
-        except Exception:
-            loader.conn.rollback()
-            raise
+        written = loader.transact(
+            self.describe(), lambda: self._write_once(loader.connector, batch, started_at)
+        )
+        self._keys_new = written.keys_new
+        self._purged = self._purged or written.purged
+        if written.shadow_started:
+            self._target.shadow_started(self.stream_name, self.table, self.write_table)
         metrics = loader.metrics
-        for kind in changes:
+        for kind in written.changes:
             metrics.schema_changes.labels(table=self.table, kind=kind).inc()
-        metrics.rows_loaded.labels(table=self.table, operation="insert").inc(inserted)
-        metrics.rows_loaded.labels(table=self.table, operation="update").inc(updated)
+        metrics.rows_loaded.labels(table=self.table, operation="insert").inc(written.inserted)
+        metrics.rows_loaded.labels(table=self.table, operation="update").inc(written.updated)
         metrics.batch_rows.labels(table=self.table).observe(batch.count)
         metrics.batch_duration.labels(table=self.table).observe(time.monotonic() - began)
         if rejects:
@@ -388,19 +416,39 @@ class PostgresSink(Sink):
         self.logger.info(
             "Loaded %d rows into %s.%s (%d inserted, %d updated, %d rejected)",
             batch.count,
-            loader.connector.schema,
+            loader.schema,
             self.table,
-            inserted,
-            updated,
+            written.inserted,
+            written.updated,
             len(rejects),
         )
 
-    def prepare_table(self, connector: Connector, needs_numeric: frozenset[int] = frozenset()) -> list[str]:
-        """Lock the table, apply ``overwrite``'s truncate, then create or evolve it (same transaction).
+    def _write_once(self, connector: Connector, batch: Batch, started_at: datetime.datetime) -> Written:
+        """The batch's statements (one attempt); the sink's own state changes only once it commits."""
+        keys_new, purged = self._keys_new, self._purged
+        shadow_started = self.load_method == OVERWRITE and self.stream_name not in self._target.shadows
+        try:
+            changes = self.prepare_table(connector, batch.needs_numeric, start_shadow_table=shadow_started)
+            inserted, updated = self.write_rows(connector.conn, batch)
+            purging = self.apply_deletes(connector.conn, batch)
+            self.write_rejects_and_log(connector.conn, batch.rejects, inserted, updated, started_at)
+            return Written(inserted, updated, changes, self._keys_new, purging, shadow_started)
+        finally:
+            self._keys_new, self._purged = keys_new, purged
+
+    def prepare_table(
+        self,
+        connector: Connector,
+        needs_numeric: frozenset[int] = frozenset(),
+        *,
+        start_shadow_table: bool = False,
+    ) -> list[str]:
+        """Lock the table, start ``overwrite``'s shadow table, then create or evolve it (same transaction).
 
         Args:
             connector: The DDL helper on the load connection.
             needs_numeric: Indexes of bigint properties that must widen to numeric.
+            start_shadow_table: Whether this batch begins the run's shadow table (``overwrite``).
 
         Returns:
             The kinds of schema changes made.
@@ -408,19 +456,16 @@ class PostgresSink(Sink):
         Raises:
             SchemaEvolutionError: The table cannot take this stream's rows.
         """
-        with connector.conn.cursor() as cur:
-            cur.execute(*q.advisory_lock(connector.schema, self.table))
-            if self.load_method == OVERWRITE and self.stream_name not in self._target.overwritten:
-                if connector.table_state(self.table).exists:
-                    cur.execute(q.truncate(connector.schema, self.table))
-                self._target.overwritten.add(self.stream_name)
+        connector.lock(self.table)
+        if start_shadow_table:
+            start_shadow(connector, self.table, self.write_table)
         wanted = {
             column: ("numeric" if i in needs_numeric else pg_type)
             for i, (column, pg_type) in enumerate(zip(self.columns, self.types, strict=True))
         }
         key = self.key_columns if self.load_method != APPEND_ONLY else []
         result, changes = connector.ensure_table(
-            self.table, wanted, key, key_change_allowed=self.load_method == OVERWRITE
+            self.write_table, wanted, key, key_change_allowed=self.load_method == OVERWRITE
         )
         for column, pg_type in zip(self.columns, self.types, strict=True):
             if (result[column] == "jsonb") != (pg_type == "jsonb"):
@@ -443,11 +488,12 @@ class PostgresSink(Sink):
         if not batch.count:
             return 0, 0
         key = self.key_columns if self._key_of is not None else []
-        schema = self._target.loader.connector.schema
+        schema = self._target.loader.schema
         with conn.cursor() as cur:
             if batch.rows:
-                statement = q.insert_values(schema, self.table, self.columns, key)
-                result = execute_values(cur, statement, batch.rows, page_size=len(batch.rows), fetch=True)
+                statement = q.insert_values(schema, self.write_table, self.columns, key)
+                result = q.execute_values(cur, statement, batch.rows, fetch=True)
+                assert result is not None
                 return int(result[0][0]), int(result[0][1])
             if self.copy_straight_in(cur, schema, batch, key):
                 return batch.count, 0
@@ -470,16 +516,20 @@ class PostgresSink(Sink):
             True when the rows are in (all inserted), False when the batch must merge through staging.
         """
         if not key:
-            cur.copy_expert(q.copy_into_table(schema, self.table, self.columns), ChunkReader(batch.copy_data))
+            cur.copy_expert(
+                q.copy_into_table(schema, self.write_table, self.columns), ChunkReader(batch.copy_data)
+            )
             return True
         if self._keys_new is None:
-            cur.execute(q.has_rows(schema, self.table))
+            cur.execute(q.has_rows(schema, self.write_table))
             self._keys_new = not cur.fetchone()[0]
         if not self._keys_new:
             return False
         cur.execute(q.savepoint(_STRAIGHT_IN))
         try:
-            cur.copy_expert(q.copy_into_table(schema, self.table, self.columns), ChunkReader(batch.copy_data))
+            cur.copy_expert(
+                q.copy_into_table(schema, self.write_table, self.columns), ChunkReader(batch.copy_data)
+            )
         except psycopg2.errors.UniqueViolation:
             cur.execute(q.rollback_to(_STRAIGHT_IN))
             self._keys_new = False
@@ -491,7 +541,7 @@ class PostgresSink(Sink):
     def create_staging(self, cur: Any, schema: str) -> str:
         """A temporary table shaped like the target's batch columns."""
         staging = f"_pipeboard_stage_{uuid.uuid4().hex[:12]}"
-        cur.execute(q.create_staging(staging, schema, self.table, self.columns))
+        cur.execute(q.create_staging(staging, schema, self.write_table, self.columns))
         return staging
 
     def copy_rows(self, cur: Any, staging: str, data: list[bytes]) -> None:
@@ -500,7 +550,7 @@ class PostgresSink(Sink):
 
     def merge_from_staging(self, cur: Any, schema: str, staging: str, key: Sequence[str]) -> tuple[int, int]:
         """One ``INSERT … SELECT … ON CONFLICT … DO UPDATE`` from staging into the table."""
-        cur.execute(q.merge_from_staging(schema, self.table, staging, self.columns, key))
+        cur.execute(q.merge_from_staging(schema, self.write_table, staging, self.columns, key))
         inserted, updated = cur.fetchone()
         return int(inserted), int(updated)
 
@@ -518,37 +568,42 @@ class PostgresSink(Sink):
         values = (parse_copy_line(row) if type(row) is str else row for row in rows)
         return [tuple(row[i] for i in self._key_index) for row in values if row[deleted] is not None]
 
-    def apply_deletes(self, conn: Any, batch: Batch) -> None:
+    def apply_deletes(self, conn: Any, batch: Batch) -> bool:
         """With ``hard_delete``, remove rows the source marked deleted (``_sdc_deleted_at``).
 
         The run's first batch removes every such row of the table (including rows soft-deleted before
         ``hard_delete`` was set); later batches only look at their own keys, so a batch never scans the table.
+
+        Returns:
+            Whether the whole table was purged (the sink notes it once the batch commits).
         """
         if not (self.config.get("hard_delete") and "_sdc_deleted_at" in self.columns):
-            return
-        schema = self._target.loader.connector.schema
+            return False
+        schema = self._target.loader.schema
         with conn.cursor() as cur:
             if self._key_of is None or not self._purged:
-                cur.execute(q.delete_soft_deleted(schema, self.table))
-                self._purged = True
-            elif batch.deleted_keys:
+                cur.execute(q.delete_soft_deleted(schema, self.write_table))
+                return True
+            if batch.deleted_keys:
                 key_types = [
                     (column, "numeric" if i in batch.needs_numeric else self.types[i])
                     for column, i in zip(self.key_columns, self._key_index, strict=True)
                 ]
-                execute_values(
-                    cur, q.delete_soft_deleted_keys(schema, self.table, key_types), batch.deleted_keys
+                q.execute_values(
+                    cur, q.delete_soft_deleted_keys(schema, self.write_table, key_types), batch.deleted_keys
                 )
+        return False
 
     def write_rejects_and_log(
         self, conn: Any, rejects: list[tuple], inserted: int, updated: int, started_at: datetime.datetime
     ) -> None:
         """Quarantine rejected records and log the batch in ``_pipeboard_loads``."""
-        schema = self._target.loader.connector.schema
+        schema = self._target.loader.schema
         with conn.cursor() as cur:
             if rejects:
-                execute_values(cur, q.insert_rejects(schema), rejects)
-            cur.execute(
+                q.execute_values(cur, q.insert_rejects(schema), rejects)
+            q.execute(
+                cur,
                 q.insert_load(schema),
                 (self.stream_name, self.table, self.load_method, inserted, updated, len(rejects), started_at),
             )
@@ -560,28 +615,20 @@ class PostgresSink(Sink):
         self._target.drain_one(self)
         loader = self._target.loader
         loader.wait()
-        schema = loader.connector.schema
-        try:
-            state = loader.connector.table_state(self.table)
-            if "_sdc_table_version" not in state.columns or "_sdc_deleted_at" not in state.columns:
-                self.logger.warning(
-                    "ACTIVATE_VERSION for %s ignored: the table has no _sdc_table_version/_sdc_deleted_at "
-                    "columns (enable add_record_metadata)",
-                    self.table,
-                )
-                loader.conn.rollback()
-                return
-            with loader.conn.cursor() as cur:
-                cur.execute(*q.advisory_lock(schema, self.table))
-                cur.execute(
-                    q.retire_versions(schema, self.table, hard_delete=bool(self.config.get("hard_delete"))),
-                    (new_version,),
-                )
-                retired = cur.rowcount
-            loader.conn.commit()
-        except Exception:
-            loader.conn.rollback()
-            raise
+        # Under overwrite, the rows of this run are in the shadow table (when a batch came).
+        table = self.write_table if self.stream_name in self._target.shadows else self.table
+        retired = loader.call(
+            lambda: loader.transact(
+                self.describe(), lambda: self._retire_versions(loader.connector, table, new_version)
+            )
+        )
+        if retired is None:
+            self.logger.warning(
+                "ACTIVATE_VERSION for %s ignored: the table has no _sdc_table_version/_sdc_deleted_at "
+                "columns (enable add_record_metadata)",
+                self.table,
+            )
+            return
         loader.metrics.rows_retired.labels(table=self.table).inc(retired)
         self.logger.info(
             "%s: %d rows no longer in the source, %s (ACTIVATE_VERSION %s)",
@@ -590,3 +637,17 @@ class PostgresSink(Sink):
             "deleted" if self.config.get("hard_delete") else "marked deleted",
             new_version,
         )
+
+    def _retire_versions(self, connector: Connector, table: str, new_version: int) -> int | None:
+        """Retire rows of older versions (one attempt); None when the table keeps no versions."""
+        state = connector.table_state(table)
+        if "_sdc_table_version" not in state.columns or "_sdc_deleted_at" not in state.columns:
+            return None
+        connector.lock(self.table)
+        with connector.conn.cursor() as cur:
+            q.execute(
+                cur,
+                q.retire_versions(connector.schema, table, hard_delete=bool(self.config.get("hard_delete"))),
+                (new_version,),
+            )
+            return cur.rowcount

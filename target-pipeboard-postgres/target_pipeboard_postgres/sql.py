@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from psycopg2 import sql
+from psycopg2 import extras, sql
 
 PG_TYPES = {
     "bigint": sql.SQL("bigint"),
@@ -20,6 +21,61 @@ PG_TYPES = {
 MAPPING_TABLE = "_pipeboard_identifiers"
 REJECTS_TABLE = "_pipeboard_rejects"
 LOADS_TABLE = "_pipeboard_loads"
+
+
+def text_with_parameters(statement: sql.Composable, context: Any) -> str:
+    """A statement's text for execution with parameters: ``%`` inside names doubled, placeholders kept.
+
+    psycopg2 %-formats a statement run with parameters (and ``execute_values`` always does), so a ``%`` in a
+    quoted name (``"rate %"``, ``"%s"``) must reach it as ``%%``; a ``%`` in our own SQL text is a
+    placeholder and stays.
+
+    Args:
+        statement: A composed statement.
+        context: A connection or cursor (for quoting).
+
+    Returns:
+        The text to execute with parameters.
+    """
+    if isinstance(statement, sql.Composed):
+        return "".join(text_with_parameters(part, context) for part in statement.seq)
+    text = statement.as_string(context)
+    if isinstance(statement, sql.SQL | sql.Placeholder):
+        return text
+    return text.replace("%", "%%")
+
+
+def execute(cur: Any, statement: sql.Composable, params: Sequence[Any] | None = None) -> None:
+    """Run one statement; with parameters, names holding ``%`` are escaped first.
+
+    Args:
+        cur: A psycopg2 cursor.
+        statement: The statement.
+        params: Its parameters (None: the statement is sent as it is).
+    """
+    if params is None:
+        cur.execute(statement)
+    else:
+        cur.execute(text_with_parameters(statement, cur), params)
+
+
+def execute_values(
+    cur: Any, statement: sql.Composable, rows: Sequence[Sequence[Any]], *, fetch: bool = False
+) -> list[tuple] | None:
+    """psycopg2's ``execute_values`` in one page, with names holding ``%`` escaped.
+
+    Args:
+        cur: A psycopg2 cursor.
+        statement: A statement with one ``%s`` where the VALUES rows go.
+        rows: The rows.
+        fetch: Return the rows the statement returns.
+
+    Returns:
+        The statement's result rows when ``fetch``, else None.
+    """
+    return extras.execute_values(
+        cur, text_with_parameters(statement, cur), rows, page_size=max(1, len(rows)), fetch=fetch
+    )
 
 
 def _type(pg_type: str) -> sql.Composable:
@@ -246,11 +302,6 @@ def insert_values(schema: str, table: str, columns: Sequence[str], key: Sequence
         sql.Identifier(schema, table), _columns(columns), _on_conflict(columns, key)
     )
     return _counted(insert)
-
-
-def truncate(schema: str, table: str) -> sql.Composed:
-    """``TRUNCATE`` (transactional in Postgres) for ``overwrite``."""
-    return sql.SQL("TRUNCATE TABLE {}").format(sql.Identifier(schema, table))
 
 
 def delete_soft_deleted(schema: str, table: str) -> sql.Composed:

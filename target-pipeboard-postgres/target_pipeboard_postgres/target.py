@@ -13,12 +13,9 @@ import sys
 import typing as t
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from types import FrameType
 
 import msgspec
-import psycopg2
-from psycopg2.extensions import connection as PgConnection  # noqa: N812
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -29,16 +26,23 @@ from singer_sdk.target_base import Target
 from typing_extensions import override
 
 from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
-from target_pipeboard_postgres.connector import Connector
+from target_pipeboard_postgres.errors import KeylessUpsertError, PipeboardError, one_line
 from target_pipeboard_postgres.fastread import Envelope, LineReader, decode_envelope
+from target_pipeboard_postgres.loader import Loader
 from target_pipeboard_postgres.metrics import TargetMetrics
+from target_pipeboard_postgres.overwrite import clean_leftover_shadows, swap
+from target_pipeboard_postgres.session import SessionSettings, connection_kwargs
 from target_pipeboard_postgres.sinks import APPEND_ONLY, OVERWRITE, UPSERT, PostgresSink
+from target_pipeboard_postgres.stopping import StopAwareInput, StopRequested, StopSignals, signal_name
+
+__all__ = ["TargetPipeboardPostgres", "connection_kwargs", "throughput_tuning"]
 
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
 GC_THRESHOLD_RECORDS = 50000
 SWITCH_INTERVAL_SECONDS = 0.0005
 FAST_CHECK_EVERY = 256
 INVALID_RECORD_POLICIES = ("fail", "quarantine")
+KEYLESS_UPSERT_POLICIES = ("warn", "fail")
 # Input read before encoder processes start: a small load never pays for one.
 ENCODER_START_BYTES = 8 << 20
 MAX_ENCODER_PROCESSES = 16
@@ -52,6 +56,8 @@ class LaneTarget(t.Protocol):
     """The target as the reader's block lane needs it."""
 
     def block_lane(self, process_line: Callable[[bytes], None]) -> BlockLane: ...
+
+    def interruptible(self, source: t.BinaryIO) -> t.BinaryIO: ...
 
 
 class FastSingerReader(SingerReader):
@@ -102,7 +108,7 @@ class FastSingerReader(SingerReader):
         binary = _binary_source(source)
         if self.fast_handler is not None and self.lane_target is not None and binary is not None:
             lane = self.lane_target.block_lane(self.process_line)
-            lane.run(binary)
+            lane.run(self.lane_target.interruptible(binary))
             self._fast_records += lane.records_taken
         else:
             process_line = self.process_line
@@ -161,73 +167,6 @@ def _binary_source(source: t.IO) -> t.BinaryIO | None:
     return None
 
 
-@dataclass
-class Loader:
-    """The one connection all sinks load through, its DDL helper and metrics, and the thread writing batches.
-
-    At most one batch is in flight: it is written and committed on the loader's thread while the next batch
-    is read. Anything else using the connection calls :meth:`wait` first; a batch's error is raised there.
-    """
-
-    conn: PgConnection
-    connector: Connector
-    metrics: TargetMetrics
-    _executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeboard-load")
-    )
-    _pending: Future | None = None
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
-
-    def submit(self, work: Callable[[], None]) -> None:
-        """Write a batch on the loader's thread, once the batch before it is committed.
-
-        Args:
-            work: Writes and commits one batch.
-        """
-        self.wait()
-        self._pending = self._executor.submit(work)
-
-    @property
-    def busy(self) -> bool:
-        """Whether a batch is still being written."""
-        return self._pending is not None and not self._pending.done()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` (on the caller's thread) once the batch in flight is committed, or now if none is.
-
-        Args:
-            callback: E.g. writing a STATE message that covers the batch in flight.
-        """
-        if self._pending is None:
-            callback()
-        else:
-            self._after_commit.append(callback)
-
-    def poll(self) -> None:
-        """Finish the batch in flight if it is done (runs its after-commit callbacks, raises its error)."""
-        if self._pending is not None and self._pending.done():
-            self.wait()
-
-    def wait(self) -> None:
-        """Wait for the batch in flight; raise its error, or run its after-commit callbacks."""
-        if self._pending is None:
-            return
-        pending, self._pending = self._pending, None
-        try:
-            pending.result()
-        except BaseException:
-            self._after_commit = []
-            raise
-        callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
-            callback()
-
-    def close(self) -> None:
-        """Stop the loader's thread and close the connection."""
-        self._executor.shutdown(wait=True)
-        self.conn.close()
-
-
 @contextlib.contextmanager
 def throughput_tuning() -> t.Iterator[None]:
     """Interpreter settings for a long load, restored afterwards.
@@ -245,35 +184,6 @@ def throughput_tuning() -> t.Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
-
-
-def connection_kwargs(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """psycopg2.connect() arguments from the settings: ``database_url`` or the separate parts.
-
-    Args:
-        config: The target's settings.
-
-    Returns:
-        Keyword arguments for ``psycopg2.connect``.
-
-    Raises:
-        ConfigValidationError: Neither a URL nor a host/database pair is set.
-    """
-    if config.get("database_url"):
-        return {"dsn": config["database_url"]}
-    if not config.get("host") or not config.get("database"):
-        raise ConfigValidationError(
-            "Set either `database_url` or both `host` and `database` (plus user/password/port/sslmode)"
-        )
-    parts = {
-        "host": config.get("host"),
-        "port": config.get("port"),
-        "user": config.get("user"),
-        "password": config.get("password"),
-        "dbname": config.get("database"),
-        "sslmode": config.get("sslmode"),
-    }
-    return {key: value for key, value in parts.items() if value is not None}
 
 
 class TargetPipeboardPostgres(Target):
@@ -349,6 +259,52 @@ class TargetPipeboardPostgres(Target):
         ),
         th.Property("validate_records", th.BooleanType, default=True, description="Validate records."),
         th.Property(
+            "on_keyless_upsert",
+            th.StringType,
+            default="warn",
+            allowed_values=list(KEYLESS_UPSERT_POLICIES),
+            description=(
+                "A stream without key properties under load_method upsert can only be appended to, so "
+                "loading a record again adds a row: warn (once per stream, and append) or fail the run."
+            ),
+        ),
+        th.Property(
+            "connect_timeout",
+            th.IntegerType,
+            default=SessionSettings.connect_timeout,
+            description="Seconds to wait for Postgres to accept the connection (unless database_url has it).",
+        ),
+        th.Property(
+            "lock_timeout",
+            th.IntegerType,
+            default=SessionSettings.lock_timeout,
+            description=(
+                "Seconds any statement may wait for a lock (e.g. ALTER TABLE behind a BI session's open "
+                "read) before the transaction is rolled back, the holders logged, and retried; 0: no limit."
+            ),
+        ),
+        th.Property(
+            "lock_retries",
+            th.IntegerType,
+            default=SessionSettings.lock_retries,
+            description="Retries after a lock wait timed out; then the run fails naming who holds the lock.",
+        ),
+        th.Property(
+            "statement_timeout",
+            th.IntegerType,
+            default=SessionSettings.statement_timeout,
+            description="Seconds a statement may run (0: the server's setting; widening rewrites a table).",
+        ),
+        th.Property(
+            "idle_in_transaction_timeout",
+            th.IntegerType,
+            default=SessionSettings.idle_in_transaction_timeout,
+            description=(
+                "Seconds the server keeps a transaction of the target open while the target sends nothing "
+                "(a frozen target then releases its locks); 0: the server's setting."
+            ),
+        ),
+        th.Property(
             "encoder_processes",
             th.IntegerType,
             description=(
@@ -363,7 +319,6 @@ class TargetPipeboardPostgres(Target):
         super().__init__(*args, **kwargs)
         self._check_settings()
         self.max_parallelism = 1
-        self.overwritten: set[str] = set()
         self.metrics = TargetMetrics(self.config.get("pushgateway_url"))
         self._loader: Loader | None = None
         self._emitted_state: dict | None = None
@@ -373,6 +328,12 @@ class TargetPipeboardPostgres(Target):
         self.fast_lane_records = 0
         self._readers_changed = True
         self.block_lane_used: BlockLane | None = None
+        # overwrite: stream → (table, shadow table) of the shadows begun, swapped in when the input ends.
+        self.shadows: dict[str, tuple[str, str]] = {}
+        # Under overwrite, STATE waits for the swap: the rows it covers are in no table readers see before.
+        self._state_held = self.config.get("load_method", UPSERT) == OVERWRITE
+        self._ending = False
+        self._keyless_warned: set[str] = set()
         if isinstance(self.message_reader, FastSingerReader):
             self.message_reader.fast_handler = self._fast_handler
             self.message_reader.lane_target = self
@@ -390,18 +351,96 @@ class TargetPipeboardPostgres(Target):
         processes = self.config.get("encoder_processes")
         if processes is not None and not 0 <= int(processes) <= MAX_ENCODER_PROCESSES:
             raise ConfigValidationError(f"encoder_processes must be between 0 and {MAX_ENCODER_PROCESSES}")
+        if self.config.get("on_keyless_upsert", "warn") not in KEYLESS_UPSERT_POLICIES:
+            raise ConfigValidationError("on_keyless_upsert must be `warn` or `fail`")
+        SessionSettings.from_config(self.config)
+
+    # --- stop signals (see stopping.py): installed here, where the SDK installs its own ---
+
+    @override
+    def _setup_signal_handlers(self) -> None:
+        self._signals = StopSignals(self._on_stop_signal)
+        self._signals.install()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        self._signals._handle(signum, frame)  # the SDK's entry point, kept for callers of it
+
+    def _on_stop_signal(self, signum: int) -> None:
+        """In the signal handler: cut short what the database is doing for the target."""
+        loader = getattr(self, "_loader", None)
+        if loader is not None:
+            loader.interrupt()
 
     @property
     def loader(self) -> Loader:
-        """The load connection, opened on first use (UTC session time zone)."""
+        """The load connection and its thread, opened on first use; leftover overwrite tables dropped."""
         if self._loader is None:
-            conn = psycopg2.connect(**connection_kwargs(self.config), application_name=self.name)
-            with conn.cursor() as cur:
-                cur.execute("SET TIME ZONE 'UTC'")
-            conn.commit()
-            schema = self.config.get("default_target_schema") or "public"
-            self._loader = Loader(conn=conn, connector=Connector(conn, schema), metrics=self.metrics)
+            self._loader = loader = Loader(self.config, self.metrics, self.name)
+            if self._signals.received is not None:
+                loader.interrupt()
+            loader.open()
+            dropped = loader.call(
+                lambda: loader.transact(
+                    "Dropping shadow tables of interrupted overwrites",
+                    lambda: clean_leftover_shadows(loader.connector),
+                )
+            )
+            for shadow in dropped:
+                self.logger.info(
+                    "Dropped %s.%s, left by an overwrite that did not finish", loader.schema, shadow
+                )
         return self._loader
+
+    def check_key(self, sink: PostgresSink) -> None:
+        """Under ``upsert``, a stream without key properties is said so once (or fails the run).
+
+        Args:
+            sink: The stream's new sink.
+
+        Raises:
+            KeylessUpsertError: ``on_keyless_upsert`` is ``fail``.
+        """
+        if sink.key_properties or sink.load_method != UPSERT:
+            return
+        problem = (
+            f"Stream {sink.stream_name!r} has no key properties, so under load_method upsert its records can "
+            "only be appended: loading a record again adds another row"
+        )
+        remedy = (
+            "give the stream key properties (the tap's catalog, or stream maps' __key_properties__), or set "
+            "load_method append-only (appending is meant) or overwrite (the table is replaced each run)"
+        )
+        if self.config.get("on_keyless_upsert", "warn") == "fail":
+            raise KeylessUpsertError(f"{problem}; {remedy} (on_keyless_upsert is fail)")
+        if sink.stream_name not in self._keyless_warned:
+            self._keyless_warned.add(sink.stream_name)
+            self.logger.warning(
+                "%s. To fix it, %s; on_keyless_upsert=fail refuses such streams", problem, remedy
+            )
+
+    def shadow_started(self, stream: str, table: str, shadow: str) -> None:
+        """Note an overwrite's shadow table, committed with its first batch (swapped in at the end).
+
+        Args:
+            stream: The stream.
+            table: The table it replaces.
+            shadow: The shadow table.
+        """
+        self.shadows[stream] = (table, shadow)
+
+    def _swap_shadows(self) -> None:
+        """Replace each overwritten table by its shadow, one transaction each (the input has ended)."""
+        loader = self.loader
+        for stream, (table, shadow) in list(self.shadows.items()):
+            what = f"Stream {stream!r} (table {loader.schema}.{table})"
+            loader.call(
+                lambda t=table, sh=shadow, w=what: loader.transact(w, lambda: swap(loader.connector, t, sh))
+            )
+            del self.shadows[stream]
+            self.logger.info(
+                "Replaced %s.%s with this run's rows (load_method overwrite)", loader.schema, table
+            )
 
     # --- sinks: a replaced sink (new schema or key) is drained before its successor sees a record ---
 
@@ -497,6 +536,19 @@ class TargetPipeboardPostgres(Target):
         self.block_lane_used = BlockLane(self, process_line, int(processes), ENCODER_START_BYTES)
         return self.block_lane_used
 
+    def interruptible(self, source: t.BinaryIO) -> t.BinaryIO:
+        """The input as the block lane should read it: a pipe so that a stop signal ends a waiting read.
+
+        Args:
+            source: The binary input.
+
+        Returns:
+            ``source``, or a :class:`~target_pipeboard_postgres.stopping.StopAwareInput` over its pipe.
+        """
+        if StopAwareInput.wanted(source, self._signals):
+            return t.cast(t.BinaryIO, StopAwareInput(source.fileno(), self._signals))
+        return source
+
     def line_readers(self) -> dict[str, tuple[LineReader, ReaderSpec]]:
         """The line reader and its spec of each stream whose records may take the fast lane now.
 
@@ -561,6 +613,8 @@ class TargetPipeboardPostgres(Target):
     @override
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
+        if self._state_held:  # written once the overwrite's swap is committed
+            return
         self._state_pending = self._latest_state != self._emitted_state
         self._emit_state_if_committed()
 
@@ -589,7 +643,7 @@ class TargetPipeboardPostgres(Target):
     def _write_state_message(self, state: dict) -> None:
         if self._loader is not None:
             self._loader.wait()
-        if state == self._emitted_state:
+        if state == self._emitted_state or self._state_held:
             return
         super()._write_state_message(state)
         self._emitted_state = state
@@ -609,34 +663,90 @@ class TargetPipeboardPostgres(Target):
             )
 
     @override
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        self._ending = is_endofpipe
+        super().drain_all(is_endofpipe=is_endofpipe)
+
+    @override
     def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
         super()._drain_all(sink_list, parallelism)
         if self._loader is not None:
             self._loader.wait()
+        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
+        if self._ending and all(sink.current_size == 0 for sink in sinks):
+            # Every row is committed: overwritten tables are swapped in before the last STATE is written.
+            if self.shadows:
+                self._swap_shadows()
+            self._state_held = False
 
     # --- run outcome ---
 
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:
+        signals = self._signals
+        signals.install(wake_reads=True)
         try:
+            self.logger.info(
+                "Reading Singer messages; SIGTERM or SIGINT stops the run at once (exit code 143 or 130) "
+                "with STATE at the last committed batch"
+            )
             with throughput_tuning():
                 super().listen(file_input)
                 if self._loader is not None:
                     self._loader.wait()
-        except BaseException:
+            signals.raising = False  # finished: a signal now changes nothing
+        except StopRequested as stop:
+            signals.raising = False
+            self._stopped(stop)
             self.metrics.finish(success=False)
             self._close()
             raise
+        except BaseException:
+            signals.raising = False  # failing anyway: a signal only cuts the clean-up short
+            self.metrics.finish(success=False)
+            self._close()
+            raise
+        finally:
+            signals.restore()
         self.metrics.finish(success=True)
         self._close()
+
+    def _stopped(self, stop: StopRequested) -> None:
+        """After a stop signal: the work in flight is cancelled (a batch that committed meanwhile gets its
+        STATE), nothing else is written."""
+        idle = True
+        if self._loader is not None:
+            idle = self._loader.abort()
+        self.logger.warning(
+            "Stopped by %s before the end of the input: STATE is at the last committed batch; rerun to "
+            "resume (exit code %d)%s",
+            signal_name(stop.signum),
+            stop.exit_code,
+            ""
+            if idle
+            else "; the database did not answer the cancel request in time, the process exits anyway",
+        )
 
     def _close(self) -> None:
         if self._loader is None:
             return
         loader, self._loader = self._loader, None
         try:
-            loader.wait()
-        except Exception:  # the run is failing already; this batch's error is secondary
-            self.logger.exception("The batch being written when the run failed did not commit")
+            if not loader.stopping.is_set():
+                loader.wait()
+        except Exception as exc:  # the run is failing already; this batch's error is secondary
+            self.logger.error("The batch being written when the run failed did not commit: %s", one_line(exc))
         finally:
             loader.close()
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Run the target; a stop signal exits 128 + its number, a :class:`PipeboardError` one line and 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except StopRequested as stop:
+            sys.exit(stop.exit_code)
+        except PipeboardError as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(1)

@@ -6,7 +6,7 @@ import contextlib
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import psycopg2
 import pytest
 import singer_sdk
+from pipeboard_testkit.processes import TargetProcess
 from psycopg2 import sql
 from target_pipeboard_postgres.blocklane import BlockLane
 from target_pipeboard_postgres.target import TargetPipeboardPostgres
@@ -77,7 +78,7 @@ class Warehouse:
         """Rows of one query."""
         with psycopg2.connect(self.url) as conn, conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
-            cur.execute(statement, params)
+            cur.execute(statement, params or None)  # no parameters: a % in a name stays itself
             rows = cur.fetchall()
         conn.close()
         return rows
@@ -158,3 +159,18 @@ class Singer:
 def singer() -> type[Singer]:
     """Singer message builders."""
     return Singer
+
+
+@pytest.fixture
+def spawn_target(tmp_path: Path) -> Iterator[Callable[..., TargetProcess]]:
+    """Start target processes (killed after the test if still running)."""
+    started: list[TargetProcess] = []
+
+    def spawn(config: dict[str, Any], input_path: Path | None = None) -> TargetProcess:
+        target = TargetProcess(config, tmp_path, input_path)
+        started.append(target)
+        return target
+
+    yield spawn
+    for target in started:
+        target.kill()

@@ -1,13 +1,19 @@
-"""A target SIGKILLed mid-load never printed STATE ahead of committed rows; a rerun completes."""
+"""Killed mid-load (the target, or Postgres): STATE never ahead of committed rows; a rerun completes."""
 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psycopg2
+from pipeboard_testkit.clusters import ThrowawayCluster
+from pipeboard_testkit.processes import wait_until
+from psycopg2 import sql
 
 RECORDS = 60_000
 STATE_EVERY = 1_000
@@ -180,3 +186,59 @@ def test_sigkill_mid_load_leaves_no_encoder_process_behind(warehouse, tmp_path):
         "the encoder process outlived its target"
     )
     assert warehouse.query(f'SELECT count(*) FROM "{warehouse.schema}".p')[0][0] < 60_000
+
+
+def test_a_postgres_crash_mid_batch_is_reported_as_itself_naming_stream_and_table(singer, spawn_target):
+    """The headline is the crash (not the rollback's `connection already closed`); STATE stays behind."""
+    with ThrowawayCluster() as cluster:
+        schema = "pipedrive"
+        config = {"database_url": cluster.url, "default_target_schema": schema, "batch_size_rows": 50}
+        columns = {"id": {"type": "integer"}, "title": {"type": "string"}}
+        target = spawn_target(config)
+        target.send([singer.schema("deals", columns)])
+        target.send([singer.record("deals", {"id": i, "title": "a"}) for i in range(50)])
+        target.send([singer.state({"done": 49})])
+        conn = psycopg2.connect(cluster.url)
+        try:
+            wait_until(lambda: _count(conn, schema) == 50)
+            # A session holds the table: the next batch waits for it, in flight, when the server crashes.
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(schema, "deals")))
+            target.send([singer.record("deals", {"id": i, "title": "b"}) for i in range(50, 100)])
+            target.send([singer.state({"done": 99})])
+            target.close_input()
+            wait_until(lambda: _waiting(cluster.url))
+            cluster.crash()
+            code = target.wait(timeout=120)
+        finally:
+            conn.close()
+        assert code == 1, target.stderr
+        assert "Traceback" not in target.stderr
+        last = target.log[-1]
+        assert f"Stream 'deals' (table {schema}.deals)" in last
+        assert "connection already closed" not in last
+        assert re.search(r"terminating connection|server closed the connection", last), last
+        assert target.states in ([], [{"done": 49}])
+        cluster.start()
+        assert _count(psycopg2.connect(cluster.url), schema) == 50
+
+
+def _count(conn: psycopg2.extensions.connection, schema: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(quote_ident(%s) || '.deals') IS NOT NULL", (schema,))
+        if not cur.fetchone()[0]:
+            conn.rollback()
+            return 0
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "deals")))
+        count = cur.fetchone()[0]
+    conn.rollback()
+    return count
+
+
+def _waiting(url: str) -> bool:
+    """Whether a backend waits for a lock (the target's second batch)."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        waiting = cur.fetchone()[0] > 0
+    conn.close()
+    return waiting

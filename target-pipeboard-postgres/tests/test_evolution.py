@@ -143,3 +143,27 @@ def test_overwrite_allows_a_changed_key(warehouse, singer):
         load_method="overwrite",
     )
     assert warehouse.rows("s", ["id", "e"]) == [(3, "b")]
+
+
+@pytest.mark.parametrize("load_method", ["upsert", "append-only", "overwrite"])
+def test_a_schema_with_no_records_after_it_still_adds_every_column_it_declares(
+    warehouse, singer, load_method
+):
+    first = {"id": {"type": "integer"}, "v": {"type": "integer"}}
+    warehouse.load(
+        [singer.schema("s", first), singer.record("s", {"id": 1, "v": 1})], load_method=load_method
+    )
+    later = {**first, "v": {"type": "number"}, "added": {"type": "string", "format": "date-time"}, "x": {}}
+    run = warehouse.load(
+        [
+            singer.schema("s", later),
+            singer.schema("fresh", {"id": {"type": "integer"}}),
+            singer.state({"at": 1}),
+        ],
+        load_method=load_method,
+    )
+    types = warehouse.column_types("s")
+    assert (types["v"], types["added"], types["x"]) == ("numeric", "timestamp with time zone", "jsonb")
+    assert warehouse.rows("s", ["id", "v"]) == [(1, decimal.Decimal(1))]  # no records: nothing replaced
+    assert set(warehouse.column_types("fresh")) >= {"id", "_sdc_extracted_at"}
+    assert run.states == [{"at": 1}]

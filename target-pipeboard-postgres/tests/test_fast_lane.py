@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 import simplejson
 from psycopg2 import sql
+from target_pipeboard_postgres.errors import BatchFailedError
 from target_pipeboard_postgres.target import TargetPipeboardPostgres
 
 PROPERTIES = {
@@ -149,8 +150,12 @@ def test_a_batch_failing_on_the_loader_thread_fails_the_run_and_stops_state(ware
         config=warehouse.config(batch_size_rows=50, staging_threshold=10, add_record_metadata=False)
     )
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(psycopg2.errors.CheckViolation):
+    with (
+        contextlib.redirect_stdout(out),
+        pytest.raises(BatchFailedError, match=r"^Stream 's' \(table ") as failure,
+    ):
         target.listen(io.StringIO("".join(json.dumps(m) + "\n" for m in messages)))
+    assert isinstance(failure.value.__cause__, psycopg2.errors.CheckViolation)
     states = [json.loads(line)["done"] for line in out.getvalue().splitlines()]
     assert target.fast_lane_records >= 150  # the failing batch was written while later records were read
     assert warehouse.rows("s", "id") == [(i,) for i in range(100)]

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from pipeboard_testkit.clusters import SilentListener
 from target_pipeboard_postgres.metrics import JOB
 
 
@@ -78,3 +79,27 @@ def test_quarantined_records_are_counted(warehouse, singer, gateway):
         on_invalid_record="quarantine",
     )
     assert 'pipeboard_target_rejects_total{table="m"} 1.0' in Gateway.pushes[-1][2]
+
+
+def test_a_pushgateway_that_never_answers_neither_slows_nor_stops_the_load(warehouse, singer, monkeypatch):
+    """Pushes happen off the loader's thread: the run ends while a push still waits for an answer."""
+    from target_pipeboard_postgres import metrics
+
+    # A push would wait an hour for this gateway; the run waits for its last push a fraction of a second.
+    monkeypatch.setattr(metrics, "PUSH_TIMEOUT_SECONDS", 3600.0, raising=False)
+    monkeypatch.setattr(metrics, "FINAL_PUSH_WAIT_SECONDS", 0.2, raising=False)
+    with SilentListener() as gateway:
+        run = warehouse.load(
+            [
+                singer.schema("m", {"id": {"type": "integer"}}),
+                *(singer.record("m", {"id": i}) for i in range(30)),
+                singer.state({"done": 29}),
+            ],
+            pushgateway_url=f"http://127.0.0.1:{gateway.port}",
+            batch_size_rows=10,
+        )
+        assert gateway.wait_for_connection(timeout=60), "no push was attempted"
+        # Every push the run made is still waiting for its answer: the load did not wait for one.
+        assert gateway.open_connections() == gateway.accepted
+    assert [row[0] for row in warehouse.rows("m", ["id"])] == list(range(30))
+    assert run.states == [{"done": 29}]
