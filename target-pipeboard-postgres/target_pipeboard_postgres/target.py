@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 import psycopg2
+from psycopg2.errors import InsufficientPrivilege
 from psycopg2.extensions import connection as PgConnection  # noqa: N812
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -30,6 +31,14 @@ from typing_extensions import override
 
 from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
 from target_pipeboard_postgres.connector import Connector
+from target_pipeboard_postgres.errors import (
+    SetupError,
+    describe_connection_error,
+    describe_permission_error,
+    one_line_errors,
+    read_config_files,
+    setting_problems,
+)
 from target_pipeboard_postgres.fastread import Envelope, LineReader, decode_envelope
 from target_pipeboard_postgres.metrics import TargetMetrics
 from target_pipeboard_postgres.sinks import APPEND_ONLY, OVERWRITE, UPSERT, PostgresSink
@@ -42,6 +51,15 @@ INVALID_RECORD_POLICIES = ("fail", "quarantine")
 # Input read before encoder processes start: a small load never pays for one.
 ENCODER_START_BYTES = 8 << 20
 MAX_ENCODER_PROCESSES = 16
+DEFAULT_SCHEMA = "pipedrive"
+"""The default schema: the one the transform reads (its default source schema) and the demo shows."""
+SETTING_RANGES: dict[str, tuple[int | None, int | None]] = {
+    "port": (1, 65535),
+    "batch_size_rows": (1, None),
+    "staging_threshold": (1, None),
+    "encoder_processes": (0, MAX_ENCODER_PROCESSES),
+}
+"""Inclusive bounds of the integer settings (None: open)."""
 
 
 # (envelope, the line as bytes) → whether the record was taken.
@@ -311,8 +329,11 @@ class TargetPipeboardPostgres(Target):
         th.Property(
             "default_target_schema",
             th.StringType,
-            default="public",
-            description="Schema holding the stream tables and the target's _pipeboard_* tables.",
+            default=DEFAULT_SCHEMA,
+            description=(
+                "Schema holding the stream tables and the target's _pipeboard_* tables (the transform's "
+                "default source schema)."
+            ),
         ),
         th.Property(
             "load_method",
@@ -377,6 +398,37 @@ class TargetPipeboardPostgres(Target):
             self.message_reader.fast_handler = self._fast_handler
             self.message_reader.lane_target = self
 
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's checks, with a setting of the wrong type or out of range named with what it may be."""
+        ours = setting_problems(self._config, self.config_jsonschema, SETTING_RANGES)
+        try:
+            errors = super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        errors = [error for error in errors if not any(f"config['{name}']" in error for name in ours)]
+        problems = [*ours.values(), *errors]
+        if problems and raise_errors:
+            raise ConfigValidationError(
+                "Invalid target-pipeboard-postgres settings: " + "; ".join(problems), errors=problems
+            )
+        return problems
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Run the target; a setup failure (settings, connection) ends in one line and exit code 1."""
+        with one_line_errors(cls.logger):
+            super().invoke(*args, **kwargs)
+
+    @classmethod
+    @override
+    def cb_config(cls, ctx: t.Any, param: t.Any, value: tuple[str, ...]) -> t.Any:
+        """Read the ``--config`` files; one that is missing or not a JSON object ends in one line."""
+        with one_line_errors(cls.logger):
+            read_config_files(value)
+        return super().cb_config(ctx, param, value)
+
     def _check_settings(self) -> None:
         connection_kwargs(self.config)
         if self.config.get("load_method", UPSERT) not in LOAD_METHODS:
@@ -395,11 +447,15 @@ class TargetPipeboardPostgres(Target):
     def loader(self) -> Loader:
         """The load connection, opened on first use (UTC session time zone)."""
         if self._loader is None:
-            conn = psycopg2.connect(**connection_kwargs(self.config), application_name=self.name)
+            kwargs = connection_kwargs(self.config)
+            try:
+                conn = psycopg2.connect(**kwargs, application_name=self.name)
+            except (psycopg2.OperationalError, psycopg2.ProgrammingError) as exc:
+                raise SetupError(describe_connection_error(exc, kwargs)) from None
             with conn.cursor() as cur:
                 cur.execute("SET TIME ZONE 'UTC'")
             conn.commit()
-            schema = self.config.get("default_target_schema") or "public"
+            schema = self.config.get("default_target_schema") or DEFAULT_SCHEMA
             self._loader = Loader(conn=conn, connector=Connector(conn, schema), metrics=self.metrics)
         return self._loader
 
@@ -616,9 +672,29 @@ class TargetPipeboardPostgres(Target):
 
     # --- run outcome ---
 
+    def check_destination(self) -> None:
+        """Connect and create the schema and bookkeeping tables, before reading a single message.
+
+        A pipeline whose loader cannot connect, or may not create its tables, stops here: the tap upstream has
+        not been read (``pipeboard-preflight target-pipeboard-postgres`` runs just this, see the README).
+
+        Raises:
+            SetupError: The database cannot be reached, or the role may not create the schema.
+        """
+        loader = self.loader
+        try:
+            loader.connector.ensure_bookkeeping()
+            loader.conn.commit()
+        except InsufficientPrivilege as exc:
+            loader.conn.rollback()
+            kwargs = connection_kwargs(self.config)
+            raise SetupError(describe_permission_error(exc, kwargs, loader.connector.schema)) from None
+        self.logger.info("Connected to the database; loading into schema %s", loader.connector.schema)
+
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:
         try:
+            self.check_destination()
             with throughput_tuning():
                 super().listen(file_input)
                 if self._loader is not None:
