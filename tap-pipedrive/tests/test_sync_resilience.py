@@ -47,8 +47,16 @@ def test_api_down_opens_the_breaker_and_the_run_fails_fast_with_a_clear_message(
         check=False,
     )
 
-    assert result.returncode != 0
-    assert "3 consecutive errors" in result.stderr
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "ERROR" in last
+    assert last.endswith(
+        "Pipedrive API failing: 3 consecutive failed attempts on /api/v2/organizationFields (last: HTTP 503 "
+        "on /api/v2/organizationFields: Service Unavailable); stopping the sync instead of hammering a "
+        "failing API"
+    )
+    assert "Traceback" not in result.stderr
+    assert "resumes" not in result.stderr, "nothing was synced: no resume promise"
     assert emulator.token not in result.stderr + result.stdout
     assert len(emulator.request_log) == 3, "requests kept going after the breaker opened"
     assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
