@@ -243,8 +243,12 @@ class TapPipedrive(Tap):
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
         """Discover; it reads Pipedrive, so it needs the same settings as a sync and fails the same way."""
-        with one_line_errors(cls.logger):
-            super().cb_discover(ctx, param, value)
+        try:
+            with one_line_errors(cls.logger):
+                super().cb_discover(ctx, param, value)
+        except SystemExit:
+            ctx.close()  # the files click opened for other options (--state), as a normal exit would
+            raise
 
     @property
     def client(self) -> PipedriveClient:
