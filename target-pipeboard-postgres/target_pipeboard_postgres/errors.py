@@ -37,9 +37,9 @@ _MALFORMED = (
     "invalid sslmode value",
 )
 """libpq's words for a connection string it cannot parse."""
-_QUOTED = re.compile(r'"([^"]*)"')
 _MISSING_DATABASE = re.compile(r'database "(.*?)" does not exist')
 _MISSING_ROLE = re.compile(r'role "(.*?)" does not exist')
+_FOR_USER = re.compile(r'for user "(.*?)"')
 
 
 class SetupError(Exception):
@@ -115,7 +115,6 @@ def describe_connection_error(error: psycopg2.Error, kwargs: Mapping[str, Any]) 
     where = destination(params)
     host = params.get("host") or "the local socket"
     port = params.get("port") or "5432"
-    named = _QUOTED.findall(detail)
     if isinstance(error, psycopg2.ProgrammingError) or any(marker in lowered for marker in _MALFORMED):
         return f"The database URL is not valid ({_first_clause(detail)}) — check {setting} ({URL_SHAPE})"
     if "could not translate host name" in lowered or "name or service not known" in lowered:
@@ -138,7 +137,8 @@ def describe_connection_error(error: psycopg2.Error, kwargs: Mapping[str, Any]) 
             f"{setting}"
         )
     if "password authentication failed" in lowered:
-        name = named[0] if named else params.get("user", "?")
+        rejected = _FOR_USER.search(detail)
+        name = rejected.group(1) if rejected else params.get("user", "?")
         return (
             f"PostgreSQL rejected user {name!r} on {host}:{port} (password authentication failed: the "
             f"password is wrong or the role does not exist) — check the user and password in {setting}"

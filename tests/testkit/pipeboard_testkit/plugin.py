@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pipeboard_testkit.clusters import ThrowawayCluster, start_cluster
 from pipeboard_testkit.databases import DatabaseServer
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -32,6 +33,26 @@ def database_url(database_server: DatabaseServer) -> str:
 def make_database(database_server: DatabaseServer) -> Callable[[], str]:
     """Factory for more fresh databases, for tests that need an empty one of their own."""
     return database_server.create_database
+
+
+@pytest.fixture(scope="session")
+def password_cluster() -> Iterator[ThrowawayCluster]:
+    """A PostgreSQL cluster of the session's own with password authentication (scram-sha-256).
+
+    Its superuser ``postgres`` has a password with ``@ : / #`` in it; role ``alice`` (password
+    ``alice-pw``) owns database ``appdb``; role ``reader`` (password ``reader-pw``) may connect to ``appdb``
+    but create nothing there. Stopped and deleted at the end of the session.
+    """
+    cluster = start_cluster("s3cr@t:pass/w#rd")
+    try:
+        cluster.execute(
+            "CREATE ROLE alice LOGIN PASSWORD 'alice-pw'",
+            "CREATE DATABASE appdb OWNER alice",
+            "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'",
+        )
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture(scope="session")
