@@ -163,6 +163,19 @@ def meltano(args: list[str], env: dict[str, str], log_path: Path) -> None:
         raise DemoError(f"{line} (the whole log: {log_path})")
 
 
+def install_plugins(env: dict[str, str], log_path: Path) -> None:
+    """``meltano install`` the job's plugins, unless done since meltano.yml and the projects last changed.
+
+    The stamp lives in ``.meltano/`` (deleted with it); whatever is missing, ``meltano run`` installs anyway.
+    """
+    stamp = ROOT / ".meltano" / "pipeboard-demo-installed"
+    inputs = [ROOT / "meltano.yml", ROOT / "constraints.txt", *ROOT.glob("*/pyproject.toml")]
+    if stamp.exists() and all(path.stat().st_mtime <= stamp.stat().st_mtime for path in inputs):
+        return
+    meltano(["install", "--schedule", SCHEDULE], env, log_path)
+    stamp.touch()
+
+
 def meltano_env(**extra: str) -> dict[str, str]:
     """The environment meltano runs in: ours, without usage tracking, plus ``extra``."""
     env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **extra}
@@ -216,7 +229,7 @@ def run_real(database_url: str) -> None:
     env = meltano_env(MELTANO_STATE_BACKEND_URI=history.meltano_state.as_uri())
     since = database_now(database_url)
     first_run = not table_exists(database_url, SCHEMA, "main_bi")
-    meltano(["install", "--schedule", SCHEDULE], env, history.logs / "install.log")
+    install_plugins(env, history.logs / "install.log")
     meltano(["--environment=prod", "run", JOB], env, history.logs / "run-prod.log")
     report(database_url, SCHEMA, None, None if first_run else since)
 
@@ -254,7 +267,7 @@ def run_emulated(database_url: str | None, deals: int, seed: int) -> None:
             DATABASE_URL=url,
             MELTANO_STATE_BACKEND_URI=history.meltano_state.as_uri(),
         )
-        meltano(["install", "--schedule", SCHEDULE], env, history.logs / "install.log")
+        install_plugins(env, history.logs / "install.log")
         refresh = ["--full-refresh"] if first_run else []
         log = history.logs / f"run-{len(state.mutations) + 1}.log"
         meltano(["--environment=dev", "run", *refresh, JOB], env, log)
