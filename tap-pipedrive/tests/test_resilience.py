@@ -338,13 +338,16 @@ def test_a_429_waits_at_least_what_the_server_asked(make_emulator: Callable[...,
 
 
 def test_a_read_timeout_is_retried(make_emulator: Callable[..., Any]) -> None:
-    stall_once = FaultProfile("slow", rate=1.0, slow_delay_s=2.0, max_consecutive=1)
+    # The first answer stalls until the emulator stops: only the client's timeout can end that attempt.
+    stall_once = FaultProfile("slow", rate=1.0, slow_delay_s=600.0, max_consecutive=1)
     emulator = make_emulator(deals=30, faults=stall_once)
-    guard, metrics = make_guard(request_timeout=0.3)
+    guard, metrics = make_guard(request_timeout=2.0)
 
     assert get(guard, emulator, DEALS, {"limit": 3})["success"] is True
-    assert sample(metrics, "pipeboard_tap_requests_total", endpoint=DEALS, status="timeout") == 1
-    assert sample(metrics, "pipeboard_tap_retries_total", endpoint=DEALS, reason="timeout") == 1
+    timeouts = sample(metrics, "pipeboard_tap_requests_total", endpoint=DEALS, status="timeout")
+    assert timeouts >= 1  # the stalled attempt (a busy machine may time out more)
+    assert sample(metrics, "pipeboard_tap_retries_total", endpoint=DEALS, reason="timeout") == timeouts
+    assert sample(metrics, "pipeboard_tap_requests_total", endpoint=DEALS, status="200") == 1
 
 
 def test_a_client_error_fails_at_once_with_the_path_and_pipedrive_message(
