@@ -164,6 +164,54 @@ def test_a_wrong_token_in_the_job_ends_in_the_taps_line_without_the_token(
     assert [r.status for r in emulator.request_log] == [401]
 
 
+WRONG_TOKEN = "f" * 40
+
+
+def pipedrive_mistakes(emulator: Any, refusing_api: Callable[[int, str], Any]) -> dict[str, tuple[dict, str]]:
+    """Case → (tap environment on top of the emulator's, the tap's line)."""
+    port = free_port()
+    refused = refusing_api(402, "Company account is not open")
+    return {
+        "wrong-token": (
+            {"TAP_PIPEDRIVE_API_TOKEN": WRONG_TOKEN},
+            "Pipedrive rejected the API token (HTTP 401) — check PIPEDRIVE_API_TOKEN / `api_token`",
+        ),
+        "account-refused": (
+            {"TAP_PIPEDRIVE_API_URL": refused.base_url},
+            "Pipedrive refused the company account (HTTP 402: Company account is not open) — the account is "
+            "not open (trial expired or payment missing)",
+        ),
+        "unreachable": (
+            {"TAP_PIPEDRIVE_API_URL": f"http://127.0.0.1:{port}", "TAP_PIPEDRIVE_MAX_RETRIES": "1"},
+            f"Could not reach Pipedrive at 127.0.0.1:{port} (connection refused; 2 attempts on "
+            "/api/v2/organizationFields) — check `api_url` / `company_domain`",
+        ),
+        "setting-out-of-range": (
+            {"TAP_PIPEDRIVE_PAGE_SIZE": "900"},
+            "Invalid tap-pipedrive settings: page_size must be a whole number from 1 to 500 (got 900)",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["wrong-token", "account-refused", "unreachable", "setting-out-of-range"])
+def test_a_pipedrive_mistake_in_the_job_ends_in_the_taps_line(
+    meltano: Meltano,
+    tap_env: tuple[Any, dict[str, str]],
+    make_database: Callable[[], str],
+    refusing_api: Callable[[int, str], Any],
+    case: str,
+) -> None:
+    emulator, env = tap_env
+    extra, line = pipedrive_mistakes(emulator, refusing_api)[case]
+
+    done = meltano.attempt(
+        "--environment=dev", "run", JOB, env={**env, **extra, "DATABASE_URL": make_database()}
+    )
+
+    assert done.returncode != 0
+    assert_clean_failure(done.stdout + done.stderr, line, [WRONG_TOKEN, emulator.token])
+
+
 def test_listing_selectable_fields_without_a_token_says_the_token_is_required(
     meltano: Meltano, tmp_path: Path
 ) -> None:
@@ -281,6 +329,33 @@ def test_demo_with_a_database_it_cannot_use_says_so_in_one_line(
 
     assert_demo_line(done, f"demo: {line}", secrets)
     assert "$ meltano" not in done.stdout, "checked before anything else starts"
+
+
+@pytest.mark.parametrize("case", ["wrong-token", "account-refused", "unreachable"])
+def test_demo_of_a_real_account_ends_a_pipedrive_mistake_in_the_taps_line(
+    demo_env: dict[str, str],
+    make_emulator: Callable[..., Any],
+    make_database: Callable[[], str],
+    refusing_api: Callable[[int, str], Any],
+    tmp_path: Path,
+    case: str,
+) -> None:
+    emulator = make_emulator(deals=10)
+    extra, line = pipedrive_mistakes(emulator, refusing_api)[case]
+    token = extra.pop("TAP_PIPEDRIVE_API_TOKEN", emulator.token)
+    env = {
+        **demo_env,
+        "TAP_PIPEDRIVE_API_URL": emulator.base_url,
+        **extra,
+        "PIPEDRIVE_API_TOKEN": token,
+        "DATABASE_URL": make_database(),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+    }
+
+    done = run_demo(env)
+
+    line = assert_demo_line(done, f"demo: {line}", [WRONG_TOKEN, emulator.token])
+    assert "(the whole log: " in line
 
 
 def test_demo_whose_job_fails_shows_the_failed_plugins_line_and_the_log(

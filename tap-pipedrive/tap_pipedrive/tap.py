@@ -87,6 +87,8 @@ class TapPipedrive(Tap):
     """Singer tap for Pipedrive."""
 
     name = "tap-pipedrive"
+    dynamic_catalog = True
+    """Discovery reads the custom fields from Pipedrive, so it validates the settings as a sync does."""
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -242,13 +244,27 @@ class TapPipedrive(Tap):
 
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
-        """Discover; it reads Pipedrive, so it needs the same settings as a sync and fails the same way."""
+        """Discover; it reads Pipedrive, so it checks the settings as a sync does and fails the same way.
+
+        (The SDK's own discovery reports invalid settings in a format of its own; this is its flow with the
+        sync's checks and one-line failure.)
+        """
+        if not value:
+            return
+        given = ctx.params.get("config")
         try:
             with one_line_errors(cls.logger):
-                super().cb_discover(ctx, param, value)
+                tap = cls(
+                    config=getattr(given, "config", {}),
+                    parse_env_config=getattr(given, "parse_env", False),
+                    validate_config=True,
+                    setup_mapper=False,
+                )
+                tap.run_discovery()
         except SystemExit:
             ctx.close()  # the files click opened for other options (--state), as a normal exit would
             raise
+        ctx.exit()
 
     @property
     def client(self) -> PipedriveClient:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pipeboard_testkit.clusters import free_port
+from pipeboard_testkit.stand_ins import RefusingApi
 from tap_pipedrive.client import PipedriveClient
 from tap_pipedrive.errors import AccountRefused, CircuitOpen
 from tap_pipedrive.tap import TapPipedrive
@@ -49,42 +48,6 @@ def assert_one_line(result: subprocess.CompletedProcess[str], expected: str, sec
     for secret in secrets:
         assert secret not in output
     return lines[-1]
-
-
-class _Refusing(BaseHTTPRequestHandler):
-    """Answers every request with the server's status and Pipedrive's error envelope."""
-
-    def do_GET(self) -> None:
-        status, error = self.server.answer  # type: ignore[attr-defined]
-        self.server.paths.append(self.path.split("?", 1)[0])  # type: ignore[attr-defined]
-        body = json.dumps({"success": False, "error": error, "error_info": None, "data": None}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
-
-
-@pytest.fixture
-def refusing_api() -> Iterator[Callable[[int, str], ThreadingHTTPServer]]:
-    """A Pipedrive stand-in answering every request with one status (a whole account refused)."""
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(status: int, error: str) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-        server.answer = (status, error)  # type: ignore[attr-defined]
-        server.paths = []  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("mode", [[], ["--discover"]], ids=["sync", "discover"])
@@ -122,19 +85,18 @@ def test_a_wrong_token_says_pipedrive_rejected_it(
 @pytest.mark.parametrize("mode", [[], ["--discover"]], ids=["sync", "discover"])
 def test_a_refused_account_says_so_in_one_line(
     tmp_path: Path,
-    refusing_api: Callable[[int, str], ThreadingHTTPServer],
+    refusing_api: Callable[[int, str], RefusingApi],
     status: int,
     error: str,
     expected: str,
     mode: list[str],
 ) -> None:
     server = refusing_api(status, error)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
 
-    result = run_tap(tmp_path, {"api_token": WRONG_TOKEN, "api_url": url, **FAST}, *mode)
+    result = run_tap(tmp_path, {"api_token": WRONG_TOKEN, "api_url": server.base_url, **FAST}, *mode)
 
     assert_one_line(result, expected, [WRONG_TOKEN])
-    assert len(server.paths) == 1, "the first refusal ends the run"  # type: ignore[attr-defined]
+    assert len(server.paths) == 1, "the first refusal ends the run"
 
 
 def test_every_endpoint_refused_after_cached_metadata_is_the_account_not_the_plan() -> None:
@@ -274,14 +236,15 @@ def test_without_a_token_discovery_and_sync_say_the_same(tmp_path: Path, mode: l
         pytest.param({"api_token": 12345}, "api_token must be text", id="token-not-echoed"),
     ],
 )
+@pytest.mark.parametrize("mode", [[], ["--discover"]], ids=["sync", "discover"])
 def test_a_setting_of_the_wrong_type_or_out_of_range_names_what_it_may_be(
-    tmp_path: Path, settings: dict[str, Any], expected: str
+    tmp_path: Path, settings: dict[str, Any], expected: str, mode: list[str]
 ) -> None:
     config = {"api_token": WRONG_TOKEN, "api_url": "http://127.0.0.1:9", **settings}
 
-    assert_one_line(
-        run_tap(tmp_path, config), f"Invalid tap-pipedrive settings: {expected}", [WRONG_TOKEN, "12345"]
-    )
+    result = run_tap(tmp_path, config, *mode)
+
+    assert_one_line(result, f"Invalid tap-pipedrive settings: {expected}", [WRONG_TOKEN, "12345"])
 
 
 def test_a_config_file_that_is_not_json_is_named(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from pipeboard_testkit.clusters import ThrowawayCluster, start_cluster
 from pipeboard_testkit.databases import DatabaseServer
+from pipeboard_testkit.stand_ins import RefusingApi
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -88,3 +89,18 @@ def make_emulator() -> Iterator[Callable[..., Any]]:
     yield factory
     for emulator in started:
         emulator.stop()
+
+
+@pytest.fixture
+def refusing_api() -> Iterator[Callable[[int, str], RefusingApi]]:
+    """Factory of Pipedrive stand-ins answering every request with one status; each is stopped afterwards."""
+    started: list[RefusingApi] = []
+
+    def factory(status: int, error: str) -> RefusingApi:
+        server = RefusingApi(status, error)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
