@@ -15,8 +15,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Each project is installed editable; setuptools says so once per project ("Editable installation… folders with
+# the same name as your package may take precedence"): true of any editable install, nothing to act on, so that
+# one notice is filtered out (every other warning still shows).
 $(STAMP): $(BIN)/python constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PROJECTS))
-	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ./,$(PROJECTS))
+	PYTHONWARNINGS="ignore:Editable installation:UserWarning" \
+	  $(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ./,$(PROJECTS))
 	touch $(STAMP)
 
 $(DBT_STAMP): transform/constraints.txt transform/pyproject.toml

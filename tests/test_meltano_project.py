@@ -85,11 +85,20 @@ def test_plugin_capabilities_match_what_the_plugins_report() -> None:
         assert set(declared["capabilities"]) == set(about(declared["executable"])["capabilities"]), name
 
 
-def test_the_job_runs_tap_target_then_transform_every_four_hours() -> None:
+def test_the_job_checks_the_database_then_runs_tap_target_and_transform_every_four_hours() -> None:
     config = project()
 
     [job] = [j for j in config["jobs"] if j["name"] == "pipedrive-to-postgres"]
-    assert job["tasks"] == ["tap-pipedrive target-pipeboard-postgres dbt-postgres:build"]
+    preflight, sync = job["tasks"]
+    assert preflight == "pipeboard-preflight target-pipeboard-postgres"
+    blocks = sync.split()
+    assert blocks[:2] == ["tap-pipedrive", "target-pipeboard-postgres"]
+    assert blocks[2:] == ["dbt-postgres:build"], "then the transform"
+    [extractor] = [p for p in config["plugins"]["extractors"] if p["name"] == "pipeboard-preflight"]
+    script = ROOT / extractor["executable"]
+    assert os.access(script, os.X_OK)
+    done = subprocess.run([str(script), "--config", "x.json"], capture_output=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout) == (0, b""), "the preflight extractor writes no Singer message"
     [schedule] = config["schedules"]
     assert (schedule["job"], schedule["interval"]) == ("pipedrive-to-postgres", "0 */4 * * *")
     assert {e["name"] for e in config["environments"]} == {"dev", "prod", "ci"}

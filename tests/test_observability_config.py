@@ -11,7 +11,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import jsonschema
 import promql_parser
 import pytest
 import yaml
+from pipeboard_testkit.npm import packaged_file
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
@@ -454,27 +454,9 @@ COMPOSE_SCHEMA_MEMBER = "package/schemas/compose.schema.json"
 
 def compose_specification_schema() -> dict[str, Any]:
     """The Compose Specification schema, fetched from the npm registry once and cached under .pipeboard/."""
-    cached = REPO / ".pipeboard" / "cache" / "compose.schema.json"
-    if not cached.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is needed to fetch the Compose Specification schema (install Node.js and npm)")
-        work = cached.parent / "npm-pack"
-        work.mkdir(parents=True, exist_ok=True)
-        packed = subprocess.run(
-            [npm, "pack", COMPOSE_SCHEMA_PACKAGE, "--silent"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout.split()[-1]
-        with tarfile.open(work / packed) as archive:
-            member = archive.extractfile(COMPOSE_SCHEMA_MEMBER)
-            assert member is not None
-            cached.write_bytes(member.read())
-        shutil.rmtree(work)
-    return json.loads(cached.read_text())
+    return json.loads(
+        packaged_file(COMPOSE_SCHEMA_PACKAGE, COMPOSE_SCHEMA_MEMBER, "compose.schema.json").read_text()
+    )
 
 
 def test_compose_file_validates_against_the_compose_specification() -> None:

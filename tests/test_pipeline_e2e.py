@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
+import yaml
 from psycopg2 import sql
+
+if TYPE_CHECKING:
+    from conftest import Meltano
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PIPELINE = ["tap-pipedrive", "target-pipeboard-postgres", "dbt-postgres:build"]
+JOB = "pipedrive-to-postgres"
+
+
+def job_tasks(job: str = JOB) -> list[str]:
+    """The tasks of a job in meltano.yml, in order."""
+    jobs = yaml.safe_load((ROOT / "meltano.yml").read_text())["jobs"]
+    return next(entry["tasks"] for entry in jobs if entry["name"] == job)
+
+
+PIPELINE = job_tasks()[-1].split()
+"""The job's sync task: tap, target and the transform, whatever the transform step is called."""
 DEALS = 120
 SYNC_ORDER = [
     "/api/v1/users",
@@ -37,45 +48,6 @@ SYNC_ORDER = [
 SEED = 11
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Meltano:
-    """The project's meltano CLI, with the environment every test shares."""
-
-    base_env: dict[str, str]
-
-    def run(self, *args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        """Run ``meltano *args`` in the project root; fail the test with the output's tail when it fails."""
-        done = subprocess.run(
-            [str(BIN / "meltano"), *args],
-            cwd=ROOT,
-            env={**self.base_env, **env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-60:])
-            pytest.fail(f"meltano {' '.join(args)} exited {done.returncode}:\n{tail}")
-        return done
-
-
-@pytest.fixture(scope="session")
-def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
-    """The meltano CLI with every plugin installed once for the session (plugin venvs live in .meltano/)."""
-    system_db = tmp_path_factory.mktemp("meltano") / "install.db"
-    base_env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    for name in ("DATABASE_URL", "PIPEDRIVE_API_TOKEN", "MELTANO_STATE_BACKEND_URI", "MELTANO_ENVIRONMENT"):
-        base_env.pop(name, None)
-    tool = Meltano(base_env)
-    tool.run("install", env={"MELTANO_DATABASE_URI": f"sqlite:///{system_db}"}, timeout=900)
-    return tool
 
 
 @pytest.fixture
@@ -151,31 +123,6 @@ def deal_bookmarks(singer_state: dict[str, Any]) -> list[dt.datetime]:
     return [
         parse_time(entry["replication_key_value"]) for entry in entries if entry.get("replication_key_value")
     ]
-
-
-class _PushReceiver(BaseHTTPRequestHandler):
-    """Records the paths metrics are pushed to (a Pushgateway stand-in: a real local HTTP server)."""
-
-    def do_PUT(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.paths.append(self.path)  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output quiet."""
-
-
-@pytest.fixture
-def pushgateway() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PushReceiver)
-    server.paths = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 # ------------------------------------------------------------------------------------------ ground truth
@@ -394,68 +341,6 @@ def test_the_tap_feeds_meltanolabs_target_postgres(
     assert persons > 0
 
 
-def test_ci_recipe_keeps_state_in_a_file_backend_across_fresh_runners(
-    meltano: Meltano,
-    emulator: Any,
-    make_database: Callable[[], str],
-    tmp_path: Path,
-    pushgateway: ThreadingHTTPServer,
-) -> None:
-    url = make_database()
-    state_dir = tmp_path / "state"
-    env = {
-        "PIPEDRIVE_API_TOKEN": emulator.token,
-        "TAP_PIPEDRIVE_API_URL": emulator.base_url,
-        "DATABASE_URL": url,
-        "MELTANO_STATE_BACKEND_URI": state_dir.as_uri(),
-        "PIPEBOARD_PUSHGATEWAY_URL": f"http://127.0.0.1:{pushgateway.server_address[1]}",
-    }
-
-    # Each run gets a fresh system database, as on a throw-away CI runner: only the file backend remembers.
-    meltano.run(
-        "--environment=ci", "run", "pipedrive-to-postgres",
-        env={**env, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'runner1.db'}"},
-    )  # fmt: skip
-    assert any(state_dir.rglob("*.json"))
-    pushed_jobs = {path.split("/")[3] for path in pushgateway.paths}  # type: ignore[attr-defined]
-    assert pushed_jobs == {"tap-pipedrive", "target-pipeboard-postgres", "pipeboard-transform"}
-    emulator.mutate(updates=10)
-    emulator.clear_log()
-    meltano.run(
-        "--environment=ci", "run", "pipedrive-to-postgres",
-        env={**env, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'runner2.db'}"},
-    )  # fmt: skip
-
-    deal_requests = deals_stream_requests(emulator)
-    assert deal_requests
-    assert all("updated_since" in r.params for r in deal_requests)
-    assert query(url, "SELECT count(*) FROM pipedrive.main_bi")[0][0] == DEALS
-
-
-def test_demo_script_runs_twice_the_second_time_incrementally(
-    meltano: Meltano, make_database: Callable[[], str], tmp_path: Path
-) -> None:
-    url = make_database()
-    env = {**meltano.base_env, "DATABASE_URL": url, "PIPEBOARD_DEMO_DIR": str(tmp_path / "demo")}
-    command = [sys.executable, str(ROOT / "scripts" / "demo.py"), "--deals", "80"]
-
-    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "First run" in first.stdout
-    assert query(url, "SELECT count(*) FROM pipedrive.main_bi") == [(80,)]
-
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "Run 2: since the last run the emulator updated" in second.stdout
-    assert "main_bi" in second.stdout
-    assert "static_index.html" in second.stdout
-    incremental = [line for line in second.stdout.splitlines() if line.startswith("Synced:")]
-    assert len(incremental) == 1
-    assert "of them incremental (updated_since) on " in incremental[0]
-    assert "/api/v2/deals" in incremental[0]
-    assert "all of them full reads" in first.stdout
-
-
 @pytest.fixture(autouse=True)
 def _no_leftover_output() -> Iterator[None]:
     """target-jsonl writes relative to the project root unless told otherwise; keep the work tree clean."""
@@ -491,6 +376,19 @@ def test_demo_script_with_a_token_and_a_database_syncs_that_account(
     assert query(url, "SELECT count(*) FROM pipedrive.main_bi") == [(DEALS,)]
     assert any(r.path == "/api/v2/deals" for r in emulator.request_log)
     assert not (tmp_path / "demo" / "pgdata").exists()
+    explore = next(line for line in done.stdout.splitlines() if line.startswith("Explore:"))
+    assert '"$DATABASE_URL"' in explore
+    assert url not in done.stdout, "the URL (and any password in it) stays in the environment"
+    pasted = subprocess.run(
+        ["bash", "-c", explore.removeprefix("Explore:").strip()],
+        env={**env, "PAGER": "cat"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert pasted.returncode == 0, pasted.stderr
+    assert f"({min(DEALS, 10)} rows)" in pasted.stdout
 
 
 def test_the_pipeline_builds_main_bi_when_optional_streams_are_not_selected(

@@ -69,6 +69,16 @@ class ApiBreaker:
         )
 
     @property
+    def failures_left(self) -> int:
+        """Failed attempts still allowed before the circuit opens (1 while half-open, 0 while open)."""
+        state = self._breaker.current_state
+        if state == pybreaker.STATE_OPEN:
+            return 0
+        if state == pybreaker.STATE_HALF_OPEN:
+            return 1
+        return max(0, self._breaker.fail_max - self._breaker.fail_counter)
+
+    @property
     def is_open(self) -> bool:
         """True while the circuit is open (calls fail fast)."""
         return self._breaker.current_state == pybreaker.STATE_OPEN
@@ -79,7 +89,7 @@ class ApiBreaker:
             if state == pybreaker.STATE_OPEN:
                 self._opened_at = datetime.now(UTC)
                 self._open_reason = (
-                    f"Pipedrive API failing: {self._breaker.fail_counter} consecutive errors on "
+                    f"Pipedrive API failing: {self._breaker.fail_counter} consecutive failed attempts on "
                     f"{self._last_endpoint} (last: {self._last_failure})"
                 )
         self._metrics.breaker_state(state == pybreaker.STATE_OPEN)
@@ -98,8 +108,7 @@ class ApiBreaker:
         if wait.total_seconds() > 0:
             raise CircuitOpen(
                 f"{reason}; stopping instead of calling {endpoint} while the circuit is open "
-                f"(a trial request is allowed in {wait.total_seconds():.0f} s). The last emitted STATE is "
-                "consistent, so the next run resumes from it."
+                f"(a trial request is allowed in {wait.total_seconds():.0f} s)"
             )
 
     def record(self, endpoint: str, failure: TransientError | None) -> None:
@@ -121,11 +130,7 @@ class ApiBreaker:
         except pybreaker.CircuitBreakerError as exc:
             with self._lock:
                 reason = self._open_reason
-            self._logger.error("%s; circuit breaker opened", reason)
-            raise CircuitOpen(
-                f"{reason}; stopping the sync instead of hammering a failing API. The last emitted STATE is "
-                f"consistent, so the next run resumes from it (the circuit allows a trial request after "
-                f"{self._breaker.reset_timeout:g} s)."
-            ) from exc
+            self._logger.warning("%s; circuit breaker opened", reason)
+            raise CircuitOpen(f"{reason}; stopping the sync instead of hammering a failing API") from exc
         except TransientError:
             return

@@ -71,6 +71,7 @@ class MetadataCache:
         namespace: Fingerprint of the account (see ``cache_namespace``), never the token.
         metrics: Receives hit / miss / error counts.
         logger: Where the one Redis warning goes.
+        clock: Monotonic clock of the in-process entries' expiry (injectable for tests).
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class MetadataCache:
         namespace: str,
         metrics: TapMetrics,
         logger: logging.Logger,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if ttl_seconds <= 0:
             raise ValueError(f"cache_ttl must be a positive number of seconds, got {ttl_seconds}")
@@ -91,6 +93,7 @@ class MetadataCache:
         self.namespace = namespace
         self._metrics = metrics
         self._logger = logger
+        self._clock = clock
         self._lock = threading.Lock()
         self._local: dict[str, tuple[float, str]] = {}
         self._redis_location = _redis_location(redis_url) if redis_url else None
@@ -149,7 +152,7 @@ class MetadataCache:
         return self._local_get_or_load(key, loader)
 
     def _local_get_or_load(self, key: str, loader: Callable[[], Any]) -> Any:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             entry = self._local.get(key)
         if entry is not None and entry[0] > now:
@@ -162,7 +165,7 @@ class MetadataCache:
 
     def _store_local(self, key: str, text: str) -> None:
         with self._lock:
-            self._local[key] = (time.monotonic() + self.ttl_seconds, text)
+            self._local[key] = (self._clock() + self.ttl_seconds, text)
 
     def _fall_back(self, exc: Exception) -> None:
         """Stop using Redis for this run; log once, count an error."""

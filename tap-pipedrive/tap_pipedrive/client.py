@@ -13,7 +13,13 @@ from singer_sdk.streams import RESTStream
 from tap_pipedrive import api_facts, deletions
 from tap_pipedrive.api_facts import CURSOR, OFFSET, Endpoint
 from tap_pipedrive.cache import MetadataCache, cache_namespace
-from tap_pipedrive.errors import BudgetExhausted, EndpointNotInPlan
+from tap_pipedrive.errors import (
+    AccountRefused,
+    BudgetExhausted,
+    EndpointNotInPlan,
+    PipedriveError,
+    SettingsError,
+)
 from tap_pipedrive.metrics import TapMetrics
 from tap_pipedrive.pagination import CursorPaginator, OffsetPaginator, next_offset, response_body
 from tap_pipedrive.records import normalize_timestamps
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
 
 USER_AGENT = "tap-pipedrive/0.1 (pipeboard)"
+ACCOUNT_STATUSES = frozenset({402, 403})
+"""Refusals that, on an endpoint every plan includes, mean the whole account (not one endpoint) is refused."""
 
 
 class PipedriveClient:
@@ -60,6 +68,9 @@ class PipedriveClient:
             logger,
         )
         self.skipped: set[str] = set()
+        self.refused: dict[str, int] = {}
+        """Endpoint path → status (402, 403) of the streams skipped as outside the plan."""
+        self.records_read = 0
         self.budget_exhausted = False
         self.started_at = datetime.now(UTC)
 
@@ -73,12 +84,15 @@ class PipedriveClient:
             return str(config["api_url"]).rstrip("/")
         domain = config.get("company_domain")
         if not domain:
-            body = self.get(api_facts.DEFAULT_API_HOST, api_facts.USERS_ME, {})
+            try:
+                body = self.get(api_facts.DEFAULT_API_HOST, api_facts.USERS_ME, {})
+            except EndpointNotInPlan as exc:
+                raise self._refusal(exc) from None
             domain = (body.get("data") or {}).get("company_domain")
             if not domain:
-                raise ValueError(
-                    "company_domain: not set and /api/v1/users/me did not return one; set company_domain "
-                    "or api_url"
+                raise SettingsError(
+                    "company_domain is not set and /api/v1/users/me did not return one — set "
+                    "PIPEDRIVE_COMPANY_DOMAIN / `company_domain` (xyz of xyz.pipedrive.com) or `api_url`"
                 )
             self.logger.info("Using company domain %s from /api/v1/users/me", domain)
         return f"https://{domain}.pipedrive.com"
@@ -133,10 +147,48 @@ class PipedriveClient:
         endpoint = api_facts.FIELD_ENDPOINTS[entity]
         try:
             return self.cache.get_or_load(("fields", entity), lambda: list(self.iterate(endpoint)))
-        except (BudgetExhausted, EndpointNotInPlan):
+        except EndpointNotInPlan as exc:
+            if self.account_refused(exc):
+                raise AccountRefused(exc.status, exc.path, exc.error, exc.error_info) from None
+            raise
+        except PipedriveError:
             raise
         except Exception as exc:
             raise RuntimeError(f"Could not read {entity} field metadata from {endpoint.path}: {exc}") from exc
+
+    def account_refused(self, exc: EndpointNotInPlan) -> bool:
+        """Whether a 402/403 refuses the whole account rather than one endpoint outside the plan.
+
+        Only a refusal before anything of the run was answered can be the account's; then
+        ``/api/v1/users/me``, which every plan and user may read (2 tokens), tells the two apart.
+        """
+        if exc.status not in ACCOUNT_STATUSES or self.guard.answered:
+            return False
+        try:
+            self.get(self.base_url, api_facts.USERS_ME, {})
+        except EndpointNotInPlan:
+            return True
+        return False
+
+    def _refusal(self, exc: EndpointNotInPlan, what: str = "Pipedrive refused the request") -> PipedriveError:
+        """What a 402/403/404 on an endpoint every plan includes means.
+
+        A 402, or a 403 before any request of the run was answered, refuses the whole account; a later 403
+        or a 404 concerns that endpoint only, which the run cannot do without either.
+        """
+        if exc.status == 402 or (exc.status in ACCOUNT_STATUSES and not self.guard.answered):
+            return AccountRefused(exc.status, exc.path, exc.error, exc.error_info)
+        return PipedriveError(f"{what}: {exc}")
+
+    def check_account(self) -> None:
+        """After a sync: when every endpoint tried was refused (402/403), the account is, not the endpoints.
+
+        Raises:
+            AccountRefused: Nothing was answered and some endpoint was refused.
+        """
+        if self.refused and not self.guard.answered:
+            path, status = next(iter(self.refused.items()))
+            raise AccountRefused(status, path)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -303,6 +355,8 @@ class PipedriveStream(RESTStream[Any]):
         except EndpointNotInPlan as exc:
             if self.endpoint.path not in self.client.skipped:
                 self.client.skipped.add(self.endpoint.path)
+                if exc.status in ACCOUNT_STATUSES:
+                    self.client.refused[exc.path] = exc.status
                 self.logger.warning("Skipping stream %s: %s", self.name, exc)
         except BudgetExhausted as exc:
             self.client.budget_exhausted = True
@@ -311,6 +365,7 @@ class PipedriveStream(RESTStream[Any]):
             )
         finally:
             if count:
+                self.client.records_read += count
                 self.client.metrics.record_records(self.name, count)
         if read is not None:
             self._end_read(read, completed, count)

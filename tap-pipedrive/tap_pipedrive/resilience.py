@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from tap_pipedrive.breaker import ApiBreaker
 from tap_pipedrive.errors import (
+    CircuitOpen,
     EndpointNotInPlan,
     PipedriveAPIError,
+    PipedriveUnreachable,
     RetriesExhausted,
     TransientError,
 )
@@ -85,11 +90,73 @@ def _never_reached_api(exc: requests.RequestException) -> bool:
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
-def _transport_failure(exc: requests.RequestException, path: str, timeout: float) -> TransientError:
-    """Describe a transport error without the URL (its query string is not ours to log)."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps (``__cause__``/``__context__``, urllib3's ``reason``, ``args[0]``)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for inner in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            current.args[0] if current.args else None,
+        ):
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+
+
+def _connection_reason(exc: requests.RequestException) -> str:
+    """What stopped a connection, in a few words: DNS, refused, TLS, reset."""
+    chain = list(_causes(exc))
+    if any(isinstance(e, NameResolutionError | socket.gaierror) for e in chain):
+        return "DNS lookup failed"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+        return "TLS certificate not trusted"
+    if any(isinstance(e, ssl.SSLError | requests.exceptions.SSLError) for e in chain):
+        return "TLS handshake failed"
+    if any(isinstance(e, ConnectionResetError) for e in chain):
+        return "connection reset"
+    return f"connection failed ({type(exc).__name__})"
+
+
+def host_of(url: str) -> str:
+    """``host:port`` of a URL (the port its scheme implies when none is given); never user info or query."""
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    return f"{parts.hostname}:{port}" if parts.hostname else url.split("?", 1)[0]
+
+
+def _transport_failure(exc: requests.RequestException, url: str, timeout: float) -> TransientError:
+    """Describe a transport error by host and path, without the query string (not ours to log).
+
+    Raises:
+        PipedriveUnreachable: The server's TLS certificate is not trusted (retrying cannot help).
+    """
+    host, path = host_of(url), urlsplit(url).path
     if isinstance(exc, requests.Timeout):
-        return TransientError("timeout", f"No answer within {timeout:g} s on {path} ({type(exc).__name__})")
-    return TransientError("connection_error", f"Connection failed on {path} ({type(exc).__name__})")
+        what = f"no answer within {timeout:g} s"
+        return TransientError(
+            "timeout",
+            f"No answer from {host} within {timeout:g} s on {path} ({type(exc).__name__})",
+            unreached=(host, what),
+        )
+    reason = _connection_reason(exc)
+    if reason == "TLS certificate not trusted":
+        raise PipedriveUnreachable(
+            f"Could not reach Pipedrive at {host}: {reason} — check `api_url` "
+            "(https://<company>.pipedrive.com) and any proxy in between (REQUESTS_CA_BUNDLE names a "
+            "corporate CA)"
+        ) from None
+    return TransientError(
+        "connection_error", f"Could not connect to {host} on {path}: {reason}", unreached=(host, reason)
+    )
 
 
 class ApiGuard:
@@ -115,6 +182,11 @@ class ApiGuard:
         )
         self._lock = threading.Lock()
         self._announced: set[str] = set()
+        self.answered = 0
+        """Usable answers so far (2xx with ``success: true``)."""
+        self.reached = False
+        """Whether any request of this run got an HTTP answer (of any status)."""
+        self._last_failure: TransientError | None = None
 
     @property
     def tokens_spent(self) -> int:
@@ -168,10 +240,32 @@ class ApiGuard:
             return retrying(self._attempt, session, request, endpoint, path, token_cost)
         except RetryError as exc:
             last = exc.last_attempt.exception()
+            attempts = exc.last_attempt.attempt_number
+            self._raise_if_never_reached(last, f"{attempts} attempts on {path}")
             raise RetriesExhausted(
-                f"Pipedrive request to {path} still failing after {exc.last_attempt.attempt_number} attempts "
+                f"Pipedrive request to {path} still failing after {attempts} attempts "
                 f"(max_retries={self.policy.max_retries}); last error: {last}"
             ) from last
+        except CircuitOpen:
+            failures = self.policy.breaker_fail_max
+            self._raise_if_never_reached(
+                self._last_failure, f"{failures} failed attempts in a row, then the circuit breaker stopped"
+            )
+            raise
+
+    def _raise_if_never_reached(self, failure: BaseException | None, attempts: str) -> None:
+        """Say "could not reach Pipedrive at <host>" when no request of this run has had an answer.
+
+        Raises:
+            PipedriveUnreachable: Every attempt so far failed before an answer (DNS, refused, TLS, timeout).
+        """
+        if self.reached or not isinstance(failure, TransientError) or failure.unreached is None:
+            return
+        host, what = failure.unreached
+        raise PipedriveUnreachable(
+            f"Could not reach Pipedrive at {host} ({what}; {attempts}) — check `api_url` / `company_domain` "
+            "and this machine's network or proxy settings"
+        ) from None
 
     def _attempt(
         self,
@@ -191,14 +285,16 @@ class ApiGuard:
         try:
             response = session.send(request, timeout=self.policy.request_timeout, **settings)
         except _TRANSPORT_ERRORS as exc:
-            failure = _transport_failure(exc, path, self.policy.request_timeout)
+            failure = _transport_failure(exc, request.url or path, self.policy.request_timeout)
             charged = 0 if _never_reached_api(exc) else token_cost
         seconds = time.perf_counter() - started
         if failure is not None:  # handled outside the except block: the requests error (URL) is not chained
+            self._last_failure = failure
             self._budget.refund(token_cost - charged)
             self._metrics.record_request(endpoint, failure.reason, seconds, charged)
             self._breaker.record(endpoint, failure)
             raise failure
+        self.reached = True
         headers = lower_headers(response.headers)
         self._observe(headers, endpoint)
         self._metrics.record_request(endpoint, response.status_code, seconds, token_cost)
@@ -212,6 +308,8 @@ class ApiGuard:
             self._breaker.record(endpoint, None)
             raise
         self._breaker.record(endpoint, None)
+        with self._lock:
+            self.answered += 1
         return response
 
     def _observe(self, headers: dict[str, str], endpoint: str) -> None:
@@ -269,6 +367,17 @@ class ApiGuard:
             endpoint,
             wait,
             state.attempt_number + 1,
-            self.policy.max_retries + 1,
+            self.last_attempt(state.attempt_number),
             failure,
         )
+
+    def last_attempt(self, attempts_made: int) -> int:
+        """The attempt of this request the run gives up after, if all fail: the retries' or the breaker's.
+
+        Args:
+            attempts_made: Attempts of this request so far (all failed).
+
+        Returns:
+            ``max_retries + 1``, or fewer when the breaker opens first (a 429 does not count towards it).
+        """
+        return min(self.policy.max_retries + 1, attempts_made + self._breaker.failures_left)

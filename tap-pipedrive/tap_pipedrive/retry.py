@@ -15,6 +15,7 @@ from tap_pipedrive.errors import (
     BudgetExhausted,
     EndpointNotInPlan,
     PipedriveAPIError,
+    TokenRejected,
     TransientError,
 )
 
@@ -114,6 +115,7 @@ def check_response(status: int, headers: Mapping[str, str], body: bytes, path: s
         BudgetExhausted: 429 with ``x-daily-ratelimit-token-remaining: 0`` (the daily budget is spent).
         TransientError: 429, 5xx, or a 2xx whose body is empty, not JSON, or not ``success: true``.
         EndpointNotInPlan: 402, 403, 404.
+        TokenRejected: 401.
         PipedriveAPIError: Any other status.
     """
     if status == 429:
@@ -131,6 +133,8 @@ def check_response(status: int, headers: Mapping[str, str], body: bytes, path: s
         error, info = _envelope_text(body)
         if status in NOT_IN_PLAN_STATUSES:
             raise EndpointNotInPlan(status, path, error, info)
+        if status == 401:
+            raise TokenRejected(path, error, info)
         raise PipedriveAPIError(status, path, error, info)
     if not body.strip():
         raise TransientError("empty_body", f"HTTP {status} with an empty body on {path}")

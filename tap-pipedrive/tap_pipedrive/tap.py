@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -15,7 +16,8 @@ from tap_pipedrive import api_facts, deletions, schemas, versions
 from tap_pipedrive.children import ChildRegistry
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
-from tap_pipedrive.errors import EndpointNotInPlan
+from tap_pipedrive.errors import EndpointNotInPlan, PipedriveError
+from tap_pipedrive.failures import one_line_errors, outcome_of_partial_run, read_config_files
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_deal_products import DealProductsStream
 from tap_pipedrive.streams_fields import (
@@ -86,6 +88,8 @@ class TapPipedrive(Tap):
     """Singer tap for Pipedrive."""
 
     name = "tap-pipedrive"
+    dynamic_catalog = True
+    """Discovery reads the custom fields from Pipedrive, so it validates the settings as a sync does."""
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -230,18 +234,69 @@ class TapPipedrive(Tap):
         return Catalog.from_dict(data)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        errors = super()._validate_config(raise_errors=raise_errors)
-        problems = _setting_problems(dict(self._config))
+        """The SDK's checks, with a setting of the wrong type or out of range named with what it may be."""
+        ours = _setting_problems(dict(self._config))
+        try:
+            errors = super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        errors = [error for error in errors if not any(f"config['{name}']" in error for name in ours)]
+        problems = [*ours.values(), *errors]
         if problems and raise_errors:
             raise ConfigValidationError(
                 "Invalid tap-pipedrive settings: " + "; ".join(problems), errors=problems
             )
-        return errors + problems
+        return problems
+
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Sync; a failed run ends in one line and exit code 1."""
+        with one_line_errors(cls.logger):
+            super().invoke(*args, **kwargs)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Read the ``--config`` files; one that is missing or not a JSON object ends in one line."""
+        with one_line_errors(cls.logger):
+            read_config_files(value)
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Discover; it reads Pipedrive, so it checks the settings as a sync does and fails the same way.
+
+        (The SDK's own discovery reports invalid settings in a format of its own; this is its flow with the
+        sync's checks and one-line failure.)
+        """
+        if not value:
+            return
+        given = ctx.params.get("config")
+        try:
+            with one_line_errors(cls.logger):
+                tap = cls(
+                    config=getattr(given, "config", {}),
+                    parse_env_config=getattr(given, "parse_env", False),
+                    validate_config=True,
+                    setup_mapper=False,
+                )
+                tap.run_discovery()
+        except SystemExit:
+            ctx.close()  # the files click opened for other options (--state), as a normal exit would
+            raise
+        ctx.exit()
 
     @property
     def client(self) -> PipedriveClient:
-        """The run's Pipedrive client (created on first use)."""
+        """The run's Pipedrive client (created on first use).
+
+        Raises:
+            ConfigValidationError: No ``api_token`` (discovery too reads Pipedrive: same message as a sync).
+        """
         if self._client is None:
+            if not self.config.get("api_token"):
+                raise ConfigValidationError(
+                    "Invalid tap-pipedrive settings", errors=["'api_token' is a required property"]
+                )
             self._client = PipedriveClient(dict(self.config), self.logger)
         return self._client
 
@@ -323,6 +378,11 @@ class TapPipedrive(Tap):
         self.client.metrics.start_periodic_push()
         try:
             super().sync_all()
+            self.client.check_account()
+        except PipedriveError as exc:
+            self.client.metrics.finish("failure")
+            exc.args = (f"{exc}; {outcome_of_partial_run(self.client.records_read)}",)
+            raise
         except BaseException:
             self.client.metrics.finish("failure")
             raise
@@ -336,31 +396,49 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
-def _setting_problems(config: dict[str, Any]) -> list[str]:
-    problems = []
+def _setting_problems(config: dict[str, Any]) -> dict[str, str]:
+    """Each setting of the wrong type or out of range → ``<setting> must be <allowed> (got <value>)``.
+
+    The token is never echoed.
+    """
+    problems: dict[str, str] = {}
+
+    def got(name: str) -> str:
+        return "" if name == "api_token" else f" (got {config[name]!r})"[:60]
+
     page_size = config.get("page_size", api_facts.MAX_PAGE_SIZE)
-    if not isinstance(page_size, int) or not 1 <= page_size <= api_facts.MAX_PAGE_SIZE:
-        problems.append(f"page_size must be an integer from 1 to {api_facts.MAX_PAGE_SIZE}")
+    if not _is_integer(page_size) or not 1 <= page_size <= api_facts.MAX_PAGE_SIZE:
+        problems["page_size"] = f"page_size must be a whole number from 1 to {api_facts.MAX_PAGE_SIZE}"
     share = config.get("token_budget_share", 1.0)
     if not _is_number(share) or not 0 < share <= 1:
-        problems.append("token_budget_share must be a number in (0, 1]")
+        problems["token_budget_share"] = "token_budget_share must be a number above 0 and at most 1"  # noqa: S105
     interval = config.get("reconcile_interval_hours")
-    if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or interval < 0):
-        problems.append("reconcile_interval_hours must be a whole number of hours, 0 or more (0: every run)")
+    if interval is not None and (not _is_integer(interval) or interval < 0):
+        problems["reconcile_interval_hours"] = (
+            "reconcile_interval_hours must be a whole number of hours, 0 or more (0: every run)"
+        )
     for name in ("request_timeout", "cache_ttl", "retry_backoff_seconds", "retry_backoff_max_seconds"):
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):
-            problems.append(f"{name} must be a positive number")
+            problems[name] = f"{name} must be a number above 0 (seconds)"
     failures = config.get("breaker_failures")
-    if failures is not None and (not isinstance(failures, int) or failures < 1):
-        problems.append("breaker_failures must be a positive integer")
+    if failures is not None and (not _is_integer(failures) or failures < 1):
+        problems["breaker_failures"] = "breaker_failures must be a whole number of at least 1"
     retries = config.get("max_retries")
-    if retries is not None and (not isinstance(retries, int) or retries < 0):
-        problems.append("max_retries must be a non-negative integer")
+    if retries is not None and (not _is_integer(retries) or retries < 0):
+        problems["max_retries"] = "max_retries must be a whole number of at least 0"
+    for name in ("api_token", "company_domain", "api_url", "redis_url", "pushgateway_url", "start_date"):
+        if config.get(name) is not None and not isinstance(config[name], str):
+            problems[name] = f"{name} must be text"
     api_url = config.get("api_url")
-    if api_url is not None and not str(api_url).startswith(("http://", "https://")):
-        problems.append("api_url must start with http:// or https://")
-    return problems
+    if isinstance(api_url, str) and not api_url.startswith(("http://", "https://")):
+        problems["api_url"] = "api_url must start with http:// or https://"
+    return {name: message + got(name) for name, message in problems.items()}
+
+
+def _is_integer(value: object) -> bool:
+    """True for a JSON integer, never a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from tap_pipedrive.pacing import BurstPacer
 from tap_pipedrive.tap import TapPipedrive
 
 
@@ -64,6 +65,35 @@ def tap_config() -> Callable[..., dict[str, Any]]:
 def singer_output() -> Callable[[str], TapOutput]:
     """Parser of the tap's stdout text into a TapOutput."""
     return parse_messages
+
+
+@pytest.fixture
+def pacer_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the burst pacer imposes from now on, in seconds (what the pacer decided, not wall time)."""
+    waits: list[float] = []
+    acquire = BurstPacer.acquire
+
+    def recording(pacer: BurstPacer) -> float:
+        waited = acquire(pacer)
+        waits.append(waited)
+        return waited
+
+    monkeypatch.setattr(BurstPacer, "acquire", recording)
+    return waits
+
+
+@pytest.fixture
+def most_waits_at() -> Callable[[float, int, float, int], float]:
+    """(rate share, limit, window s, requests) → the longest total wait that still lets that share through.
+
+    A slower machine only shortens the pacer's waits (time spent elsewhere counts towards the window), so a
+    pacer whose waits stay under this bound sends at least that share of the limit whatever the machine.
+    """
+
+    def bound(rate_share: float, limit: int, window: float, requests: int) -> float:
+        return (requests - 1) / (rate_share * limit / window)
+
+    return bound
 
 
 @pytest.fixture

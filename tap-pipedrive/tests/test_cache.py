@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -104,13 +103,16 @@ def test_in_process_cache_hits_after_a_miss_and_hands_out_copies(namespace: str)
 
 
 def test_in_process_entries_expire_after_the_ttl(namespace: str) -> None:
-    cache = MetadataCache(None, 1, namespace, TapMetrics(), LOGGER)
+    now = [1000.0]
+    cache = MetadataCache(None, 60, namespace, TapMetrics(), LOGGER, clock=lambda: now[0])
     loader = CountingLoader([1, 2, 3])
     cache.get_or_load(("currencies",), loader)
 
-    time.sleep(1.05)
+    now[0] += 59.9
     cache.get_or_load(("currencies",), loader)
-
+    assert loader.calls == 1
+    now[0] += 0.1
+    cache.get_or_load(("currencies",), loader)
     assert loader.calls == 2
 
 

@@ -196,17 +196,8 @@ def lite_emulator(make_emulator: Callable[..., Any]) -> Any:
     return emulator
 
 
-def assert_paced(log: list[Any]) -> None:
-    """Zero 429s, and at least 80 % of the Lite plan's 20 requests / 2 s, measured on the emulator's clock."""
-    statuses = [record.status for record in log]
-    assert statuses.count(429) == 0, statuses
-    assert set(statuses) == {200}
-    rate = (len(log) - 1) / (log[-1].at - log[0].at)
-    assert rate >= 0.8 * LITE_LIMIT / WINDOW, f"{rate:.2f} requests/s"
-
-
 def test_sequential_sync_under_the_lite_burst_limit_sees_no_429_at_80_percent_of_the_rate(
-    make_emulator: Callable[..., Any],
+    make_emulator: Callable[..., Any], pacer_waits: list[float], most_waits_at: Callable[..., float]
 ) -> None:
     emulator = lite_emulator(make_emulator)
     guard = ApiGuard(ResiliencePolicy(), TapMetrics(), logging.getLogger("test"))
@@ -215,14 +206,18 @@ def test_sequential_sync_under_the_lite_burst_limit_sees_no_429_at_80_percent_of
     for _ in range(110):
         guard.send(session, pipelines_request(emulator), endpoint=PIPELINES, token_cost=PIPELINES_COST)
 
-    log = emulator.request_log
-    assert len(log) == 110
-    assert_paced(log)
+    # One request at a time, each booked no earlier than the last answer: at most limit - margin requests
+    # reach the emulator in any window, on any machine, so none is refused.
+    assert [record.status for record in emulator.request_log] == [200] * 110
+    assert sum(pacer_waits) <= most_waits_at(0.8, LITE_LIMIT, WINDOW, 110), "paced below 80 % of the limit"
+    assert sum(pacer_waits) > 0, "the pacer never held a request back: the test did not reach the limit"
 
 
 def test_threads_sharing_one_guard_stay_under_the_lite_burst_limit(make_emulator: Callable[..., Any]) -> None:
     emulator = lite_emulator(make_emulator)
-    guard = ApiGuard(ResiliencePolicy(), TapMetrics(), logging.getLogger("test"))
+    # With a margin of as many requests as threads, the requests still in flight when a window opens fit in
+    # the margin: the emulator can never count more than its limit, however the threads are scheduled.
+    guard = ApiGuard(ResiliencePolicy(burst_margin=3), TapMetrics(), logging.getLogger("test"))
     errors: list[BaseException] = []
 
     def worker() -> None:
@@ -242,9 +237,7 @@ def test_threads_sharing_one_guard_stay_under_the_lite_burst_limit(make_emulator
         thread.join()
 
     assert errors == []
-    log = emulator.request_log
-    assert len(log) == 60
-    assert_paced(log)
+    assert [record.status for record in emulator.request_log] == [200] * 60
 
 
 def test_budget_share_stops_the_run_before_it_overspends(make_emulator: Callable[..., Any]) -> None:

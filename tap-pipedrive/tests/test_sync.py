@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_pipedrive.errors import TokenRejected
 from tap_pipedrive.tap import TapPipedrive
 
 INCREMENTAL = ("organizations", "persons", "deals", "activities", "products", "leads", "notes")
@@ -279,7 +280,7 @@ def test_spent_budget_share_stops_cleanly_and_the_next_run_completes(
 
 def test_unreadable_field_metadata_fails_discovery_loudly(make_emulator) -> None:
     emulator = make_emulator(deals=10, seed=1, rate_limits=False)
-    with pytest.raises(RuntimeError, match="field metadata"):
+    with pytest.raises(TokenRejected, match=r"^Pipedrive rejected the API token \(HTTP 401\)"):
         TapPipedrive(config={"api_token": "f" * 40, "api_url": emulator.base_url, "max_retries": 0})
 
 

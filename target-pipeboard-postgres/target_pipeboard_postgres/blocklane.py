@@ -589,6 +589,9 @@ def main() -> None:
         serve(sys.stdin.buffer, replies)
     except BaseException:
         sys.exit(1)
+    finally:  # closed on the way out (no ResourceWarning at exit); a parent gone already is no news
+        with contextlib.suppress(OSError):
+            replies.close()
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class Loader:
     def __init__(self, config: Mapping[str, Any], metrics: TargetMetrics, application_name: str) -> None:
         self.settings = SessionSettings.from_config(config)
         self.metrics = metrics
-        self.schema: str = config.get("default_target_schema") or "public"
+        self.schema: str = config.get("default_target_schema") or "pipedrive"
         self.stopping = threading.Event()
         self._config = config
         self._application_name = application_name

@@ -10,7 +10,7 @@ from psycopg2.extensions import connection as PgConnection  # noqa: N812
 from psycopg2.extensions import parse_dsn
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_pipeboard_postgres.errors import ConnectError, one_line
+from target_pipeboard_postgres.errors import ConnectError, SetupError, describe_connection_error, one_line
 
 DEFAULT_CONNECT_TIMEOUT = 10
 DEFAULT_LOCK_TIMEOUT = 5
@@ -105,7 +105,7 @@ def _given(kwargs: t.Mapping[str, t.Any]) -> dict[str, str]:
         try:
             given = {**parse_dsn(dsn), **given}
         except psycopg2.ProgrammingError as exc:
-            raise ConfigValidationError(f"database_url is not a valid libpq URL: {one_line(exc)}") from None
+            raise SetupError(describe_connection_error(exc, kwargs)) from None
     given.pop("password", None)
     return {key: str(value) for key, value in given.items()}
 
@@ -171,19 +171,17 @@ def connect(config: t.Mapping[str, t.Any], settings: SessionSettings, applicatio
     Raises:
         ConnectError: The server could not be reached or refused the connection.
     """
+    kwargs = connect_kwargs(config, settings)
     try:
-        conn = psycopg2.connect(**connect_kwargs(config, settings), application_name=application_name)
-    except psycopg2.OperationalError as exc:
-        reason = one_line(exc)
-        hint = "check database_url (or host, port, user, password, database) and that the server answers"
-        if "timeout expired" in reason:
-            hint = (
-                f"no answer within {settings.connect_timeout} s (connect_timeout); "
-                "check the address and that the server answers"
-            )
-        raise ConnectError(
-            f"Could not connect to Postgres at {describe_server(config)}: {reason} — {hint}"
-        ) from None
+        conn = psycopg2.connect(**kwargs, application_name=application_name)
+    except (psycopg2.OperationalError, psycopg2.ProgrammingError) as exc:
+        if "timeout expired" in str(exc):
+            raise ConnectError(
+                f"Could not connect to Postgres at {describe_server(config)}: no answer within "
+                f"{settings.connect_timeout} s (connect_timeout) — check the address and that the server "
+                "answers"
+            ) from None
+        raise ConnectError(describe_connection_error(exc, kwargs)) from None
     try:
         parameters = session_parameters(settings)
         with conn.cursor() as cur:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import FrameType
 
 import msgspec
+from psycopg2.errors import InsufficientPrivilege
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -26,7 +27,16 @@ from singer_sdk.target_base import Target
 from typing_extensions import override
 
 from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
-from target_pipeboard_postgres.errors import KeylessUpsertError, PipeboardError, one_line
+from target_pipeboard_postgres.errors import (
+    KeylessUpsertError,
+    PipeboardError,
+    SetupError,
+    describe_permission_error,
+    one_line,
+    one_line_errors,
+    read_config_files,
+    setting_problems,
+)
 from target_pipeboard_postgres.fastread import Envelope, LineReader, decode_envelope
 from target_pipeboard_postgres.loader import Loader
 from target_pipeboard_postgres.metrics import TargetMetrics
@@ -46,6 +56,15 @@ KEYLESS_UPSERT_POLICIES = ("warn", "fail")
 # Input read before encoder processes start: a small load never pays for one.
 ENCODER_START_BYTES = 8 << 20
 MAX_ENCODER_PROCESSES = 16
+DEFAULT_SCHEMA = "pipedrive"
+"""The default schema: the one the transform reads (its default source schema) and the demo shows."""
+SETTING_RANGES: dict[str, tuple[int | None, int | None]] = {
+    "port": (1, 65535),
+    "batch_size_rows": (1, None),
+    "staging_threshold": (1, None),
+    "encoder_processes": (0, MAX_ENCODER_PROCESSES),
+}
+"""Inclusive bounds of the integer settings (None: open)."""
 
 
 # (envelope, the line as bytes) → whether the record was taken.
@@ -221,8 +240,11 @@ class TargetPipeboardPostgres(Target):
         th.Property(
             "default_target_schema",
             th.StringType,
-            default="public",
-            description="Schema holding the stream tables and the target's _pipeboard_* tables.",
+            default=DEFAULT_SCHEMA,
+            description=(
+                "Schema holding the stream tables and the target's _pipeboard_* tables (the transform's "
+                "default source schema)."
+            ),
         ),
         th.Property(
             "load_method",
@@ -337,6 +359,30 @@ class TargetPipeboardPostgres(Target):
         if isinstance(self.message_reader, FastSingerReader):
             self.message_reader.fast_handler = self._fast_handler
             self.message_reader.lane_target = self
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's checks, with a setting of the wrong type or out of range named with what it may be."""
+        ours = setting_problems(self._config, self.config_jsonschema, SETTING_RANGES)
+        try:
+            errors = super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        errors = [error for error in errors if not any(f"config['{name}']" in error for name in ours)]
+        problems = [*ours.values(), *errors]
+        if problems and raise_errors:
+            raise ConfigValidationError(
+                "Invalid target-pipeboard-postgres settings: " + "; ".join(problems), errors=problems
+            )
+        return problems
+
+    @classmethod
+    @override
+    def cb_config(cls, ctx: t.Any, param: t.Any, value: tuple[str, ...]) -> t.Any:
+        """Read the ``--config`` files; one that is missing or not a JSON object ends in one line."""
+        with one_line_errors(cls.logger):
+            read_config_files(value)
+        return super().cb_config(ctx, param, value)
 
     def _check_settings(self) -> None:
         connection_kwargs(self.config)
@@ -681,6 +727,30 @@ class TargetPipeboardPostgres(Target):
 
     # --- run outcome ---
 
+    def check_destination(self) -> None:
+        """Connect and create the schema and bookkeeping tables, before reading a single message.
+
+        A pipeline whose loader cannot connect, or may not create its tables, stops here: the tap upstream has
+        not been read (``pipeboard-preflight target-pipeboard-postgres`` runs just this, see the README).
+
+        Raises:
+            SetupError: The database cannot be reached, or the role may not create the schema.
+        """
+        loader = self.loader
+        try:
+            loader.call(
+                lambda: loader.transact(
+                    f"Creating schema {loader.schema} and the bookkeeping tables",
+                    loader.connector.ensure_bookkeeping,
+                )
+            )
+        except PipeboardError as exc:
+            if not isinstance(exc.__cause__, InsufficientPrivilege):
+                raise
+            kwargs = connection_kwargs(self.config)
+            raise SetupError(describe_permission_error(exc.__cause__, kwargs, loader.schema)) from None
+        self.logger.info("Connected to the database; loading into schema %s", loader.schema)
+
     @override
     def listen(self, file_input: t.IO[str] | None = None) -> None:
         signals = self._signals
@@ -690,6 +760,7 @@ class TargetPipeboardPostgres(Target):
                 "Reading Singer messages; SIGTERM or SIGINT stops the run at once (exit code 143 or 130) "
                 "with STATE at the last committed batch"
             )
+            self.check_destination()
             with throughput_tuning():
                 super().listen(file_input)
                 if self._loader is not None:
@@ -742,11 +813,10 @@ class TargetPipeboardPostgres(Target):
     @classmethod
     @override
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
-        """Run the target; a stop signal exits 128 + its number, a :class:`PipeboardError` one line and 1."""
+        """Run the target; a stop signal exits 128 + its number, a :class:`PipeboardError` (settings,
+        connection, a batch, a lock) ends in one line and exit code 1."""
         try:
-            super().invoke(*args, **kwargs)
+            with one_line_errors(cls.logger):
+                super().invoke(*args, **kwargs)
         except StopRequested as stop:
             sys.exit(stop.exit_code)
-        except PipeboardError as exc:
-            cls.logger.error("%s", exc)
-            sys.exit(1)

@@ -179,7 +179,7 @@ def test_sigkill_mid_load_leaves_no_encoder_process_behind(warehouse, tmp_path):
         process.wait()
     assert encoders, "no encoder process started before the load ended; the test did not test anything"
     assert process.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # the child exits on the closed pipe at once; this only bounds a hang
     while any(Path(f"/proc/{pid}").exists() for pid in encoders) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(Path(f"/proc/{pid}").exists() for pid in encoders), (

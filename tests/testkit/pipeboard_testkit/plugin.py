@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from pipeboard_testkit.databases import DatabaseServer
+from pipeboard_testkit.password_cluster import PasswordCluster, start_cluster
+from pipeboard_testkit.stand_ins import RefusingApi
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -32,6 +34,26 @@ def database_url(database_server: DatabaseServer) -> str:
 def make_database(database_server: DatabaseServer) -> Callable[[], str]:
     """Factory for more fresh databases, for tests that need an empty one of their own."""
     return database_server.create_database
+
+
+@pytest.fixture(scope="session")
+def password_cluster() -> Iterator[PasswordCluster]:
+    """A PostgreSQL cluster of the session's own with password authentication (scram-sha-256).
+
+    Its superuser ``postgres`` has a password with ``@ : / #`` in it; role ``alice`` (password
+    ``alice-pw``) owns database ``appdb``; role ``reader`` (password ``reader-pw``) may connect to ``appdb``
+    but create nothing there. Stopped and deleted at the end of the session.
+    """
+    cluster = start_cluster("s3cr@t:pass/w#rd")
+    try:
+        cluster.execute(
+            "CREATE ROLE alice LOGIN PASSWORD 'alice-pw'",
+            "CREATE DATABASE appdb OWNER alice",
+            "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'",
+        )
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +89,18 @@ def make_emulator() -> Iterator[Callable[..., Any]]:
     yield factory
     for emulator in started:
         emulator.stop()
+
+
+@pytest.fixture
+def refusing_api() -> Iterator[Callable[[int, str], RefusingApi]]:
+    """Factory of Pipedrive stand-ins answering every request with one status; each is stopped afterwards."""
+    started: list[RefusingApi] = []
+
+    def factory(status: int, error: str) -> RefusingApi:
+        server = RefusingApi(status, error)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
