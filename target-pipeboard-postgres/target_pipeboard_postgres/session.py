@@ -177,9 +177,9 @@ def connect(config: t.Mapping[str, t.Any], settings: SessionSettings, applicatio
     except (psycopg2.OperationalError, psycopg2.ProgrammingError) as exc:
         if "timeout expired" in str(exc):
             raise ConnectError(
-                f"Could not connect to Postgres at {describe_server(config)}: timeout expired, no answer within "
-                f"{settings.connect_timeout} s (connect_timeout) — check the address and that the server "
-                "answers"
+                f"Could not connect to Postgres at {describe_server(config)}: timeout expired, no answer "
+                f"within {settings.connect_timeout} s (connect_timeout) — check the address and that the "
+                "server answers"
             ) from None
         raise ConnectError(describe_connection_error(exc, kwargs)) from None
     try:
