@@ -26,6 +26,7 @@ from pipedrive_emulator.pagination import (
     sort_v1,
 )
 from pipedrive_emulator.spec_facts import OperationFacts, load_operations
+from pipedrive_emulator.summary import deals_summary
 
 Record = dict[str, Any]
 Params = dict[str, Any]
@@ -380,6 +381,10 @@ def _v1_me(ds: Dataset, request: Request) -> dict[str, Any]:
     return {"success": True, "data": {**user, "is_you": True, **extras}}
 
 
+def _v1_deals_summary(ds: Dataset, request: Request) -> dict[str, Any]:
+    return deals_summary(ds, request.params)
+
+
 def _v1_leads(archived: bool) -> Callable[[Dataset, Request], dict[str, Any]]:
     def handler(ds: Dataset, request: Request) -> dict[str, Any]:
         _no_filter_id(request.params)
@@ -453,6 +458,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[Dataset, Request], dict[str, Any]]] =
     ("v2", "/activityFields"): _v2_fields("activity"),
     ("v1", "/users"): _v1_plain("users"),
     ("v1", "/users/me"): _v1_me,
+    ("v1", "/deals/summary"): _v1_deals_summary,
     ("v1", "/activityTypes"): _v1_plain("activity_types"),
     ("v1", "/leads"): _v1_leads(archived=False),
     ("v1", "/leads/archived"): _v1_leads(archived=True),
