@@ -14,6 +14,7 @@ from singer_sdk.singerlib import Catalog
 from tap_pipedrive import api_facts, schemas
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
+from tap_pipedrive.streams_currency_rates import DealCurrencyRatesStream
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
@@ -58,6 +59,7 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     LeadLabelsStream,
     NotesStream,
     CurrenciesStream,
+    DealCurrencyRatesStream,
     DealFieldsStream,
     PersonFieldsStream,
     OrganizationFieldsStream,
