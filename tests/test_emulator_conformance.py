@@ -165,7 +165,10 @@ def test_every_endpoint_answers_pages_that_validate_against_its_spec_response_sc
 @pytest.mark.parametrize(
     "params",
     [
-        {"include_fields": "products_count,source_lead_id", "include_option_labels": "true"},
+        {
+            "include_fields": "products_count,source_lead_id,email_messages_count,notes_count",
+            "include_option_labels": "true",
+        },
         {"status": "open,won,lost,deleted", "sort_by": "update_time", "sort_direction": "desc"},
     ],
     ids=["include-fields-and-option-labels", "all-statuses-by-update-time-desc"],

@@ -25,6 +25,7 @@ from pipedrive_emulator.pagination import (
     parse_timestamp,
     sort_v1,
 )
+from pipedrive_emulator.related_counts import deal_counter
 from pipedrive_emulator.spec_facts import OperationFacts, load_operations
 from pipedrive_emulator.summary import deals_summary
 
@@ -239,9 +240,12 @@ def _shape_v2(ds: Dataset, entity: str, records: list[Record], request: Request)
     requested = set(params.get("include_fields", ()))
     keep_custom = set(params["custom_fields"]) if "custom_fields" in params else None
     labels = _option_labels(ds, entity) if params.get("include_option_labels") else None
+    counts = deal_counter(ds, request.index, requested) if entity == "deals" and requested else None
     shaped = []
     for record in records:
         out = {key: value for key, value in record.items() if key not in optional or key in requested}
+        if counts is not None:
+            out.update(counts(record))
         for key in requested - out.keys():
             out[key] = 0 if key.endswith("_count") else None
         custom = out.get("custom_fields")
