@@ -14,7 +14,7 @@ from singer_sdk.singerlib import Catalog
 from tap_pipedrive import api_facts, schemas
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
-from tap_pipedrive.streams_currency_rates import DealCurrencyRatesStream
+from tap_pipedrive.streams_currency_rates import DEFAULT_REFRESH_HOURS, DealCurrencyRatesStream
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
@@ -150,6 +150,14 @@ class TapPipedrive(Tap):
         th.Property("redis_url", th.StringType, description="Redis URL for the metadata cache (optional)."),
         th.Property("cache_ttl", th.IntegerType, default=3600, description="Metadata cache TTL in seconds."),
         th.Property("pushgateway_url", th.StringType, description="Prometheus Pushgateway URL (optional)."),
+        th.Property(
+            "currency_rates_refresh_hours",
+            th.IntegerType,
+            default=DEFAULT_REFRESH_HOURS,
+            title="Currency rates refresh (hours)",
+            description="Hours between two reads of Pipedrive's exchange rates (deal_currency_rates, 42 "
+            "tokens a read); 0 reads them every run.",
+        ),
     ).to_dict()
 
     capabilities: tuple[CapabilitiesEnum, ...] = (  # type: ignore[assignment]
@@ -292,6 +300,9 @@ def _setting_problems(config: dict[str, Any]) -> list[str]:
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):
             problems.append(f"{name} must be a positive number")
+    refresh = config.get("currency_rates_refresh_hours")
+    if refresh is not None and (not isinstance(refresh, int) or isinstance(refresh, bool) or refresh < 0):
+        problems.append("currency_rates_refresh_hours must be a whole number of hours, 0 or more")
     failures = config.get("breaker_failures")
     if failures is not None and (not isinstance(failures, int) or failures < 1):
         problems.append("breaker_failures must be a positive integer")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from pipedrive_emulator.summary import exchange_rate
+from singer_sdk.exceptions import ConfigValidationError
 from tap_pipedrive.currency_rates import converted_into, derived_rate, rate_rows
+from tap_pipedrive.streams_currency_rates import due
 from tap_pipedrive.tap import TapPipedrive
 
 
@@ -158,3 +161,59 @@ def test_the_stream_emits_pipedrives_rate_per_currency_for_two_requests(
         assert row["rate"] == pytest.approx(float(exchange_rate(code, "EUR")), rel=1e-6)
         assert row["read_at"].endswith("Z")
     assert out.schemas["deal_currency_rates"]["required"] == ["currency"]
+
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("last_read", "hours", "expected"),
+    [
+        (None, 6, True),
+        ("2026-05-01T07:00:00Z", 6, False),
+        ("2026-05-01T06:00:00Z", 6, True),
+        ("2026-05-01T11:59:00Z", 0, True),
+        ("2026-05-02T00:00:00Z", 6, True),
+        ("yesterday", 6, True),
+        ("2026-05-01T11:00:00", 6, False),
+    ],
+    ids=[
+        "never-read",
+        "read-5h-ago",
+        "read-6h-ago",
+        "refresh-0",
+        "read-in-the-future",
+        "garbled",
+        "naive-utc",
+    ],
+)
+def test_a_read_is_due_when_never_read_or_the_refresh_interval_has_passed(last_read, hours, expected):
+    assert due(last_read, hours, NOW) is expected
+
+
+def test_rates_are_read_again_only_after_the_refresh_interval(make_emulator, run_tap, tap_config) -> None:
+    emulator = make_emulator(deals=60, seed=8, rate_limits=False)
+    config = tap_config(emulator)
+    catalog = _only(TapPipedrive(config=config).catalog_dict, "deal_currency_rates")
+    first = run_tap(config, catalog=catalog)
+    read_at = first.records["deal_currency_rates"][0]["read_at"]
+    assert first.state["bookmarks"]["deal_currency_rates"]["read_at"] == read_at
+    emulator.clear_log()
+
+    second = run_tap(config, state=first.state, catalog=catalog)
+
+    assert "deal_currency_rates" not in second.records
+    assert not [r for r in emulator.request_log if r.path == "/api/v1/deals/summary"]
+    assert second.state["bookmarks"]["deal_currency_rates"]["read_at"] == read_at
+
+    every_run = run_tap(
+        tap_config(emulator, currency_rates_refresh_hours=0), state=first.state, catalog=catalog
+    )
+
+    assert len(every_run.records["deal_currency_rates"]) == len(first.records["deal_currency_rates"])
+    assert len([r for r in emulator.request_log if r.path == "/api/v1/deals/summary"]) == 1
+
+
+def test_a_negative_refresh_interval_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigValidationError, match="currency_rates_refresh_hours"):
+        TapPipedrive(config={"api_token": "f" * 40, "currency_rates_refresh_hours": -1})
