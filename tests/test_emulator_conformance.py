@@ -109,7 +109,15 @@ def first_params(api: str, path: str, emulator: Emulator) -> dict[str, str]:
     if path == "/deals/products":
         deal_ids = sorted({r["deal_id"] for r in emulator.records("deal_products")})[:100]
         return {"deal_ids": ",".join(map(str, deal_ids)), "limit": "40"}
-    if path in ("/users", "/users/me", "/activityTypes", "/leadLabels", "/currencies", "/noteFields"):
+    if path in (
+        "/users",
+        "/users/me",
+        "/deals/summary",
+        "/activityTypes",
+        "/leadLabels",
+        "/currencies",
+        "/noteFields",
+    ):
         return {}
     return {"limit": "50" if path in RICH_LISTS else "2"}
 
@@ -157,7 +165,10 @@ def test_every_endpoint_answers_pages_that_validate_against_its_spec_response_sc
 @pytest.mark.parametrize(
     "params",
     [
-        {"include_fields": "products_count,source_lead_id", "include_option_labels": "true"},
+        {
+            "include_fields": "products_count,source_lead_id,email_messages_count,notes_count",
+            "include_option_labels": "true",
+        },
         {"status": "open,won,lost,deleted", "sort_by": "update_time", "sort_direction": "desc"},
     ],
     ids=["include-fields-and-option-labels", "all-statuses-by-update-time-desc"],
@@ -266,3 +277,43 @@ def test_v1_offset_paging_of_leads_returns_every_unarchived_lead_once(emulator, 
 
 def test_committed_spec_facts_equal_a_fresh_extraction_from_the_specs():
     assert FACTS_PATH.read_text(encoding="utf-8") == render_facts(generate_facts(spec_dir()))
+
+
+def test_deals_summary_totals_listed_deals_per_currency_converted_into_the_users_currency(
+    make_emulator, session
+):
+    emu = make_emulator(deals=200, seed=5)
+    with emu.lock:  # one deal in the account's custom currency, which has no exchange rate
+        custom = next(d for d in emu.dataset.records["deals"].values() if d["status"] == "open")
+        custom.update(currency="PTS", value=500, is_archived=False, is_deleted=False)
+    me = session.get(emu.base_url + "/v1/users/me", headers={"x-api-token": emu.token}, timeout=10).json()
+    target = me["data"]["default_currency"]
+    counted = [d for d in emu.records("deals") if not d["is_archived"] and not d["is_deleted"]]
+
+    body = session.get(
+        emu.base_url + "/v1/deals/summary", headers={"x-api-token": emu.token}, timeout=10
+    ).json()["data"]
+
+    assert body["total_count"] == len(counted)
+    expected = {}
+    for deal in counted:
+        expected[deal["currency"]] = expected.get(deal["currency"], 0) + float(deal["value"])
+    assert {code: group["value"] for code, group in body["values_total"].items()} == pytest.approx(expected)
+    assert body["values_total"][target]["value_converted"] == pytest.approx(expected[target])
+    assert body["values_total"]["USD"]["value_converted"] == pytest.approx(expected["USD"] * 0.92, abs=0.01)
+    assert body["values_total"]["PTS"] == {
+        "value": 500,
+        "count": 1,
+        "value_converted": 0,
+        "value_formatted": "pts500",
+        "value_converted_formatted": "€0.00",
+    }
+    won_in_sales = session.get(
+        emu.base_url + "/v1/deals/summary",
+        params={"status": "won", "pipeline_id": "1"},
+        headers={"x-api-token": emu.token},
+        timeout=10,
+    ).json()["data"]
+    assert won_in_sales["total_count"] == sum(
+        1 for d in counted if d["status"] == "won" and d["pipeline_id"] == 1
+    )

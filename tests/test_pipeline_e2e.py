@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import pytest
 import yaml
+from pipedrive_emulator.summary import exchange_rate
 from psycopg2 import sql
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ class Truth:
     activities_done: int
     products_count: int
     products_total_value: float
+    emails_count: int | None
 
 
 def ground_truth(emulator: Any) -> dict[int, Truth]:
@@ -168,6 +170,7 @@ def ground_truth(emulator: Any) -> dict[int, Truth]:
             activities_done=sum(1 for a in mine if a["done"]),
             products_count=len(products),
             products_total_value=round(sum(float(line["sum"]) for line in products), 2),
+            emails_count=deal.get("email_messages_count"),
         )
     return truth
 
@@ -206,8 +209,59 @@ def assert_matches_truth(url: str, emulator: Any) -> None:
             activities_done=row["activities_done"],
             products_count=row["products_count"],
             products_total_value=round(float(row["products_total_value"]), 2),
+            emails_count=row["emails_count"],
         )
         assert actual == expected, f"deal {deal_id}"
+
+
+def assert_converted_and_typed(url: str, emulator: Any) -> None:
+    """Values in the reporting currency (EUR, the token user's) at the emulator's own rates, read from
+    Pipedrive's deals summary; custom time and time-range fields typed ``time`` with the emulator's values."""
+    rows = main_bi(url)
+    me = next(u for u in emulator.records("users") if u["is_you"])
+    converted = 0
+    for deal in emulator.records("deals"):
+        row = rows[deal["id"]]
+        assert row["reporting_currency"] == me["default_currency"] == "EUR"
+        if deal["currency"] == "EUR":
+            assert row["reporting_rate_source"] == "same_currency"
+        elif row["reporting_rate_source"] == "pipedrive":
+            rate = float(exchange_rate(deal["currency"], "EUR") or 0)
+            assert float(row["value_reporting"]) == pytest.approx(
+                float(deal["value"]) * rate, rel=1e-6, abs=0.01
+            )
+            converted += 1
+        else:  # only a currency no listed deal uses has no rate from the summary
+            listed = {
+                d["currency"]
+                for d in emulator.records("deals")
+                if not d["is_deleted"] and not d["is_archived"]
+            }
+            assert deal["currency"] not in listed, deal["id"]
+    assert converted > 0
+    fields = {f["field_code"]: f for f in emulator.fields("deal") if f["field_type"] in ("time", "timerange")}
+    columns = dict(
+        query(
+            url,
+            "SELECT field_code, column_name FROM pipedrive.deal_fields "
+            "WHERE field_type IN ('time', 'timerange')",
+        )
+    )
+    assert set(columns) == set(fields)
+    for code, column in columns.items():
+        names = [column, column + "_until"] if fields[code]["field_type"] == "timerange" else [column]
+        for name in names:
+            types = query(
+                url,
+                "SELECT data_type FROM information_schema.columns WHERE table_schema = 'pipedrive' "
+                "AND table_name = 'main_bi' AND column_name = %s",
+                (name,),
+            )
+            assert types == [("time without time zone",)], name
+        for deal in emulator.records("deals"):
+            value = deal["custom_fields"].get(code)
+            expected = dt.time.fromisoformat(value["value"]) if value else None
+            assert rows[deal["id"]][column] == expected, (deal["id"], column)
 
 
 def listed_ids(emulator: Any) -> dict[str, set[Any]]:
@@ -254,6 +308,7 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
 
     assert_every_table_loaded_completely(url, emulator)
     assert_matches_truth(url, emulator)
+    assert_converted_and_typed(url, emulator)
     first_seen = list(dict.fromkeys(r.path for r in emulator.request_log))
     order = [first_seen.index(path) for path in SYNC_ORDER]
     assert order == sorted(order), [first_seen[i] for i in order]
@@ -412,4 +467,16 @@ def test_the_pipeline_builds_main_bi_when_optional_streams_are_not_selected(
     for deal_id, row in rows.items():
         assert row["stage_name"] == truth[deal_id].stage_name
         assert row["owner_name"] == truth[deal_id].owner_name
-        assert (row["person_name"], row["activities_total"], row["products_count"]) == (None, 0, 0)
+        assert row["person_name"] is None
+        # activities and deal products are not loaded: Pipedrive's own counts of each deal stand in
+        assert (
+            row["activities_total"],
+            row["activities_done"],
+            row["products_count"],
+            row["emails_count"],
+        ) == (
+            truth[deal_id].activities_total,
+            truth[deal_id].activities_done,
+            truth[deal_id].products_count,
+            truth[deal_id].emails_count,
+        )

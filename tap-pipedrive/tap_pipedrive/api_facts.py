@@ -22,6 +22,7 @@ class Endpoint:
         sort: How to ask for ascending update order: ``sort_by`` (v2), ``sort`` (v1) or None.
         option_labels: The operation accepts ``include_option_labels`` (enum/set values come with their
             current label, so options added since the metadata was cached are labelled too).
+        include_fields: Optional fields asked for with ``include_fields`` (the request costs the same).
     """
 
     path: str
@@ -31,10 +32,39 @@ class Endpoint:
     updated_since: bool = False
     sort: str | None = None
     option_labels: bool = False
+    include_fields: tuple[str, ...] = ()
 
 
-DEALS = Endpoint("/api/v2/deals", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True)
-DEALS_ARCHIVED = Endpoint("/api/v2/deals/archived", "v2", CURSOR, 20, updated_since=True, sort="sort_by")
+DEAL_INCLUDE_FIELDS = (
+    "email_messages_count",
+    "notes_count",
+    "activities_count",
+    "done_activities_count",
+    "undone_activities_count",
+    "products_count",
+    "source_lead_id",
+)
+"""Optional deal fields the tap asks for: the counts main_bi reports and the lead a deal came from."""
+
+DEALS = Endpoint(
+    "/api/v2/deals",
+    "v2",
+    CURSOR,
+    10,
+    updated_since=True,
+    sort="sort_by",
+    option_labels=True,
+    include_fields=DEAL_INCLUDE_FIELDS,
+)
+DEALS_ARCHIVED = Endpoint(
+    "/api/v2/deals/archived",
+    "v2",
+    CURSOR,
+    20,
+    updated_since=True,
+    sort="sort_by",
+    include_fields=DEAL_INCLUDE_FIELDS,
+)
 PERSONS = Endpoint(
     "/api/v2/persons", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True
 )
@@ -54,6 +84,7 @@ LEADS_ARCHIVED = Endpoint("/api/v1/leads/archived", "v1", OFFSET, 40, sort="sort
 LEAD_LABELS = Endpoint("/api/v1/leadLabels", "v1", SINGLE, 10)
 NOTES = Endpoint("/api/v1/notes", "v1", OFFSET, 20, updated_since=True, sort="sort")
 CURRENCIES = Endpoint("/api/v1/currencies", "v1", SINGLE, 20)
+DEALS_SUMMARY = Endpoint("/api/v1/deals/summary", "v1", SINGLE, 40)
 
 DEAL_FIELDS = Endpoint("/api/v2/dealFields", "v2", CURSOR, 10)
 PERSON_FIELDS = Endpoint("/api/v2/personFields", "v2", CURSOR, 10)

@@ -287,6 +287,8 @@ class PipedriveStream(RESTStream[Any]):
             params["sort"] = f"{self.replication_key} ASC, id ASC"
         if endpoint.option_labels:
             params["include_option_labels"] = "true"
+        if endpoint.include_fields:
+            params["include_fields"] = ",".join(endpoint.include_fields)
         if self.replication_key and endpoint.updated_since:
             since = self.updated_since(context)
             if since:

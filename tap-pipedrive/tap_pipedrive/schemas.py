@@ -83,7 +83,8 @@ DEALS = properties(
     "won_time:dt "
     "lost_time:dt local_won_date:date local_lost_date:date local_close_date:date expected_close_date:date "
     "label_ids:ints origin:str origin_id:str channel:int channel_id:str source_lead_id:str acv:num arr:num "
-    "mrr:num"
+    "mrr:num email_messages_count:int notes_count:int activities_count:int done_activities_count:int "
+    "undone_activities_count:int products_count:int"
 )
 ACTIVITIES = properties(
     "id:int subject:str type:str owner_id:int creator_user_id:int is_deleted:bool add_time:dt update_time:dt "

@@ -106,10 +106,10 @@ class DealsStream(CustomFieldStream):
         return api_facts.DEALS_ARCHIVED if context and context.get("is_archived") else api_facts.DEALS
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        """Deleted deals are listed only when ``status`` names them; ``products_count`` costs nothing more."""
+        """Deleted deals are listed only when ``status`` names them (the counts of ``include_fields`` are the
+        endpoint's, at no extra cost)."""
         params = super().get_url_params(context, next_page_token)
         params["status"] = api_facts.DEAL_STATUSES
-        params["include_fields"] = "products_count"
         return params
 
     def read_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -120,14 +120,10 @@ class DealsStream(CustomFieldStream):
             children.drain_ready(self.name)
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """Mark archived rows; the deal becomes pending for its child streams (state, before the next STATE).
-
-        ``products_count`` is only for deal_products (main_bi computes its own from the line items).
-        """
+        """Mark archived rows; the deal becomes pending for its child streams (state, before the next STATE)."""
         if context and context.get("is_archived"):
             row["is_archived"] = True
         self._tap.children.note(self.name, row)  # type: ignore[attr-defined]
-        row.pop("products_count", None)
         return super().post_process(row, context)
 
 

@@ -18,6 +18,7 @@ from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
 from tap_pipedrive.errors import EndpointNotInPlan, PipedriveError
 from tap_pipedrive.failures import one_line_errors, outcome_of_partial_run, read_config_files
+from tap_pipedrive.streams_currency_rates import DEFAULT_REFRESH_HOURS, DealCurrencyRatesStream
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_deal_products import DealProductsStream
 from tap_pipedrive.streams_fields import (
@@ -62,6 +63,7 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     LeadLabelsStream,
     NotesStream,
     CurrenciesStream,
+    DealCurrencyRatesStream,
     DealFieldsStream,
     PersonFieldsStream,
     OrganizationFieldsStream,
@@ -170,6 +172,14 @@ class TapPipedrive(Tap):
             title="Reconciliation interval (hours)",
             description="How often each incremental stream is re-read whole to find records Pipedrive purged "
             "or deleted without a trace (default 168: weekly; 0: every run). The last pass is kept in state.",
+        ),
+        th.Property(
+            "currency_rates_refresh_hours",
+            th.IntegerType,
+            default=DEFAULT_REFRESH_HOURS,
+            title="Currency rates refresh (hours)",
+            description="Hours between two reads of Pipedrive's exchange rates (deal_currency_rates, 42 "
+            "tokens a read); 0 reads them every run.",
         ),
     ).to_dict()
 
@@ -421,6 +431,11 @@ def _setting_problems(config: dict[str, Any]) -> dict[str, str]:
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):
             problems[name] = f"{name} must be a number above 0 (seconds)"
+    refresh = config.get("currency_rates_refresh_hours")
+    if refresh is not None and (not _is_integer(refresh) or refresh < 0):
+        problems["currency_rates_refresh_hours"] = (
+            "currency_rates_refresh_hours must be a whole number of hours, 0 or more"
+        )
     failures = config.get("breaker_failures")
     if failures is not None and (not _is_integer(failures) or failures < 1):
         problems["breaker_failures"] = "breaker_failures must be a whole number of at least 1"

@@ -43,6 +43,9 @@ CREATE TABLE pipedrive.deals (
     update_time timestamptz, stage_change_time timestamptz, probability numeric, won_time timestamptz,
     lost_time timestamptz, close_time timestamptz, expected_close_date date, label_ids jsonb, is_deleted boolean,
     is_archived boolean, budget_tier text, technical_contact bigint, partner_organization bigint,
+    email_messages_count bigint, notes_count bigint, activities_count bigint, done_activities_count bigint,
+    undone_activities_count bigint, products_count bigint, meeting_time text, office_hours text,
+    office_hours_until text, contract_period date, contract_period_until date,
     _sdc_extracted_at timestamptz, _sdc_batched_at timestamptz DEFAULT now(),
     _sdc_deleted_at timestamptz);
 CREATE TABLE pipedrive.deal_fields (
@@ -60,6 +63,10 @@ CREATE TABLE pipedrive.products (
 CREATE TABLE pipedrive.deal_products (
     id bigint PRIMARY KEY, deal_id bigint, product_id bigint, quantity numeric, item_price numeric,
     sum numeric, currency text, _sdc_batched_at timestamptz DEFAULT now(), _sdc_deleted_at timestamptz);
+CREATE TABLE pipedrive.deal_currency_rates (
+    currency text PRIMARY KEY, target_currency text, rate numeric, deals_count bigint, value_total numeric,
+    value_converted_total numeric, weighted_value_total numeric, read_at timestamptz,
+    _sdc_batched_at timestamptz DEFAULT now(), _sdc_deleted_at timestamptz);
 CREATE TABLE pipedrive.notes (
     id bigint PRIMARY KEY, deal_id bigint, active_flag boolean, add_time timestamptz,
     _sdc_batched_at timestamptz DEFAULT now(), _sdc_deleted_at timestamptz);
@@ -87,7 +94,10 @@ INSERT INTO pipedrive.deal_fields VALUES
     ('value', 'Value', 'monetary', 'value', false, NULL),
     ('aaaa000000000000000000000000000000000001', 'Budget tier', 'varchar', 'budget_tier', true, NULL),
     ('aaaa000000000000000000000000000000000002', 'Technical contact', 'user', 'technical_contact', true, NULL),
-    ('aaaa000000000000000000000000000000000003', 'Partner', 'org', 'partner_organization', true, NULL);
+    ('aaaa000000000000000000000000000000000003', 'Partner', 'org', 'partner_organization', true, NULL),
+    ('aaaa000000000000000000000000000000000004', 'Meeting time', 'time', 'meeting_time', true, NULL),
+    ('aaaa000000000000000000000000000000000005', 'Office hours', 'timerange', 'office_hours', true, NULL),
+    ('aaaa000000000000000000000000000000000006', 'Contract period', 'daterange', 'contract_period', true, NULL);
 INSERT INTO pipedrive.deals (id, title, creator_user_id, value, currency, status, stage_id, pipeline_id,
     owner_id, person_id, org_id, add_time, update_time, stage_change_time, probability, won_time, lost_time,
     close_time, expected_close_date, label_ids, is_deleted, is_archived, budget_tier, technical_contact,
@@ -105,6 +115,20 @@ INSERT INTO pipedrive.deals (id, title, creator_user_id, value, currency, status
     (5, 'Purged deal', 10, 100, 'GBP', 'open', 200, 2, 10, NULL, NULL, '2026-03-05T10:00:00Z',
      '2026-03-06T10:00:00Z', '2026-03-05T10:00:00Z', 25, NULL, NULL, NULL, NULL, NULL, NULL, false, NULL, NULL,
      NULL, now(), '2026-04-01T00:00:00Z');
+-- Pipedrive's counts (include_fields), deliberately unlike the loaded activities, notes and products: those win
+UPDATE pipedrive.deals SET email_messages_count = 4, notes_count = 9, activities_count = 7,
+    done_activities_count = 5, undone_activities_count = 2, products_count = 6, meeting_time = '09:30:00',
+    office_hours = '08:00:00', office_hours_until = ' 17:30 ', contract_period = '2026-01-01',
+    contract_period_until = '2026-12-31' WHERE id = 1;
+UPDATE pipedrive.deals SET email_messages_count = 0, office_hours = '' WHERE id = 2;
+-- Pipedrive's rates into EUR (the deals summary); GBP left the summary (its only deal is gone) and keeps its
+-- last rate; PTS is a custom currency Pipedrive does not convert
+INSERT INTO pipedrive.deal_currency_rates (currency, target_currency, rate, deals_count, value_total,
+    value_converted_total, weighted_value_total, read_at, _sdc_deleted_at) VALUES
+    ('EUR', 'EUR', 1, 1, 1000.5, 1000.5, 600.3, '2026-04-02T06:00:00Z', NULL),
+    ('USD', 'EUR', 0.92, 2, 27, 24.84, 6.1, '2026-04-02T06:00:00Z', NULL),
+    ('PTS', 'EUR', NULL, 1, 500, 0, 250, '2026-04-02T06:00:00Z', NULL),
+    ('GBP', 'EUR', 1.17, 1, 100, 117, 25, '2026-03-20T06:00:00Z', '2026-04-02T06:00:00Z');
 INSERT INTO pipedrive.activity_types (id, key_string, name) VALUES (1, 'call', 'Call'), (2, 'meeting', 'Meeting');
 INSERT INTO pipedrive.activities (id, deal_id, type, subject, done, due_date, due_time, marked_as_done_time,
     add_time, is_deleted) VALUES

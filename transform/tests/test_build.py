@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / ".venv" / "bin" / "target-pipeboard-postgres"
@@ -13,7 +17,7 @@ TARGET = REPO / ".venv" / "bin" / "target-pipeboard-postgres"
 
 def test_unloaded_optional_streams_read_as_empty_and_main_bi_can_go_to_another_schema(db, dbt):
     for table in ("activities", "activity_types", "deal_products", "products", "persons", "organizations",
-                  "notes", "deal_fields", "users"):  # fmt: skip
+                  "notes", "deal_fields", "users", "deal_currency_rates"):  # fmt: skip
         db.execute(f"DROP TABLE pipedrive.{table}")
     db.execute("ALTER TABLE pipedrive.stages DROP COLUMN deal_probability")
 
@@ -22,19 +26,24 @@ def test_unloaded_optional_streams_read_as_empty_and_main_bi_can_go_to_another_s
     assert db.execute("SELECT to_regclass('pipedrive.main_bi')") == [(None,)]
     rows = db.rows(
         "analytics.main_bi", "stage_name", "owner_name", "person_name", "activities_total",
-        "products_total_value", "notes_count", "weighted_value", "label_names",
+        "activities_open", "products_count", "products_total_value", "notes_count", "weighted_value",
+        "label_names", "meeting_time",
     )  # fmt: skip
     assert sorted(rows) == [1, 2, 3, 4, 5]
     assert rows[1] == {
         "stage_name": "Proposal",
         "owner_name": None,
         "person_name": None,
-        "activities_total": 0,
+        "activities_total": 7,  # activities are not loaded: Pipedrive's counts of the deal stand in
+        "activities_open": 2,
+        "products_count": 6,
         "products_total_value": 0,
-        "notes_count": None,  # unknown, not zero: notes are not loaded
+        "notes_count": 9,
         "weighted_value": None,  # no deal probability and the stage's column is gone
         "label_names": "2, 1",  # no field metadata: the ids stand in
+        "meeting_time": "09:30:00",  # no field metadata says it is a time: it stays as loaded
     }
+    assert (rows[2]["activities_total"], rows[2]["notes_count"]) == (0, None)  # no count known
     assert "technical_contact_name" not in db.columns("main_bi", "analytics")  # no metadata says it is a user
     types = dict(
         db.execute(
@@ -145,3 +154,52 @@ def test_the_loader_can_widen_a_column_after_the_transform_ran(bare, tmp_path):
 
     assert db.execute(score_type) == [("numeric",)]
     assert db.main_bi("deal_score") == {1: {"deal_score": 3}, 2: {"deal_score": 2.5}}
+
+
+def test_an_explicit_seed_rate_wins_and_pipedrives_rates_cross_into_another_reporting_currency(
+    db, dbt, tmp_path
+):
+    project = tmp_path / "project"  # the project with seeds/currency_rates.csv as a user would edit it
+    source = REPO / "transform"
+    shutil.copytree(
+        source,
+        project,
+        ignore=lambda folder, names: [
+            name for name in names if Path(folder) == source and name in ("target", "logs", "tests")
+        ],
+    )
+    (project / "seeds" / "currency_rates.csv").write_text(
+        "currency,reporting_currency,rate\nEUR,USD,1.1\nGBP,USD,1.27\nJPY,GBP,0.005\n"
+    )
+    db.execute(
+        "INSERT INTO pipedrive.deals (id, title, value, currency, status, stage_id, owner_id, is_deleted) "
+        "VALUES (6, 'Yen', 10000, 'JPY', 'open', 100, 10, false), "
+        "(7, 'Points', 500, 'PTS', 'open', 100, 10, false), "
+        "(8, 'Nothing yet', 0, 'XXX', 'open', 100, 10, false)"
+    )
+    db.execute(
+        "INSERT INTO pipedrive.deal_currency_rates (currency, target_currency, rate, value_total, "
+        "value_converted_total, read_at) VALUES ('JPY', 'EUR', 0.0061, 10000, 61, '2026-04-02T06:00:00Z'), "
+        "('XXX', 'EUR', NULL, 0, 0, '2026-04-02T06:00:00Z')"
+    )
+    db.execute("UPDATE pipedrive.deals SET meeting_time = 'after lunch' WHERE id = 2")
+
+    done = dbt.build(env={"DBT_PROJECT_DIR": str(project), "PIPEBOARD_REPORTING_CURRENCY": "USD"})
+
+    rows = db.main_bi("reporting_currency", "reporting_rate_source", "value_reporting", "meeting_time")
+    assert {row["reporting_currency"] for row in rows.values()} == {"USD"}
+    assert rows[1]["reporting_rate_source"] == "seed"  # your 1.1 over Pipedrive's 1 / 0.92
+    assert rows[1]["value_reporting"] == Decimal("1100.55")
+    assert (rows[2]["reporting_rate_source"], rows[2]["value_reporting"]) == ("same_currency", Decimal("20"))
+    assert (rows[5]["reporting_rate_source"], rows[5]["value_reporting"]) == ("seed", Decimal("127.00"))
+    # JPY into USD through EUR, the currency Pipedrive converted both into: 0.0061 / 0.92
+    assert rows[6]["reporting_rate_source"] == "pipedrive"
+    assert float(rows[6]["value_reporting"]) == pytest.approx(10000 * 0.0061 / 0.92, rel=1e-12)
+    # a custom currency Pipedrive does not convert, and one whose deals are all worth 0: no rate
+    assert rows[7] == {**rows[7], "reporting_rate_source": None, "value_reporting": None}
+    assert rows[8] == {**rows[8], "reporting_rate_source": None, "value_reporting": None}
+    # a time value that is not one: NULL in main_bi, and a warning naming the test (the build succeeds)
+    assert rows[2]["meeting_time"] is None
+    assert rows[1]["meeting_time"] == dt.time(9, 30)
+    assert "Warning in test deal_temporal_values_parse" in done.stdout
+    assert db.execute("SELECT meeting_time FROM pipedrive.deals WHERE id = 2") == [("after lunch",)]

@@ -94,8 +94,20 @@ def test_weighted_value_uses_the_deal_probability_else_the_stage_and_converts_wh
         "weighted_value_reporting": Decimal("600.300"),
     }
     assert rows[4]["weighted_value"] == Decimal("2.10")  # 7 x the deal's own 30 %
-    assert rows[2]["reporting_rate_source"] is None  # USD: no rate in the seed
-    assert (rows[2]["value_reporting"], rows[2]["reporting_currency"]) == (None, "EUR")
+    # USD: no row in the seed, so the rate Pipedrive's deals summary converts USD into EUR with
+    assert rows[2] == {
+        "weighted_value": Decimal("4.00"),
+        "reporting_currency": "EUR",
+        "reporting_rate_source": "pipedrive",
+        "value_reporting": Decimal("18.40"),
+        "weighted_value_reporting": Decimal("3.6800"),
+    }
+    # GBP left the summary (its only deal is gone, the loader marked the row deleted): its last rate stands
+    assert rows[5]["reporting_rate_source"] == "pipedrive"
+    assert (rows[5]["value_reporting"], rows[5]["weighted_value_reporting"]) == (
+        Decimal("117.00"),
+        Decimal("29.2500"),
+    )
 
 
 def test_activity_facts_ignore_deleted_activities_and_next_activity_is_for_open_deals_only(db):
@@ -141,13 +153,41 @@ def test_notes_and_products_are_counted_per_deal(db):
         "notes_count", "emails_count", "products_count", "products_total_value", "product_names"
     )  # fmt: skip
     assert rows[1] == {
-        "notes_count": 2,  # the inactive (deleted) note is not counted
-        "emails_count": None,  # email_messages_count is not loaded here
-        "products_count": 2,
+        "notes_count": 2,  # the inactive (deleted) note is not counted; the loaded notes beat Pipedrive's 9
+        "emails_count": 4,  # Pipedrive's email_messages_count
+        "products_count": 2,  # the loaded lines beat Pipedrive's 6
         "products_total_value": Decimal("500.5"),
         "product_names": "Hosting, Support",
     }
     assert (rows[3]["notes_count"], rows[3]["products_count"], rows[3]["products_total_value"]) == (0, 0, 0)
+    assert (rows[2]["emails_count"], rows[3]["emails_count"]) == (0, None)
+    assert db.columns("main_bi").count("notes_count") == 1  # the deal's own count is not passed through twice
+
+
+def test_custom_time_fields_are_times_and_ranges_have_a_typed_start_and_until(db):
+    types = dict(
+        db.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'pipedrive' "
+            "AND table_name = 'main_bi' AND column_name IN ('meeting_time', 'office_hours', "
+            "'office_hours_until', 'contract_period', 'contract_period_until', 'budget_tier')"
+        )
+    )
+    assert types == {
+        "meeting_time": "time without time zone",
+        "office_hours": "time without time zone",
+        "office_hours_until": "time without time zone",
+        "contract_period": "date",
+        "contract_period_until": "date",
+        "budget_tier": "text",  # every other custom field passes through as loaded
+    }
+    rows = db.main_bi("meeting_time", "office_hours", "office_hours_until", "contract_period_until")
+    assert rows[1] == {
+        "meeting_time": dt.time(9, 30),
+        "office_hours": dt.time(8, 0),
+        "office_hours_until": dt.time(17, 30),  # loaded as ' 17:30 '
+        "contract_period_until": dt.date(2026, 12, 31),
+    }
+    assert rows[2]["office_hours"] is None  # loaded as an empty string
 
 
 def test_rotting_flags_open_deals_idle_longer_than_their_stage_allows(db):
@@ -198,3 +238,6 @@ def test_every_column_and_the_relation_carry_a_description(db, relation):
     assert described["owner_id"] == "Id of the user who owns the deal."
     assert described["budget_tier"] == 'Pipedrive custom field "Budget tier" (varchar).'
     assert described["technical_contact_name"].endswith('the Pipedrive custom field "Technical contact".')
+    assert described["meeting_time"] == 'Pipedrive custom field "Meeting time" (time).'
+    assert described["office_hours_until"] == 'End of the range of the Pipedrive custom field "Office hours".'
+    assert described["activities_count"].startswith("Activities of the deal, as Pipedrive counted them")

@@ -204,6 +204,11 @@ def generate(deals: int, seed: int = 7) -> Dataset:
         ctx, counts["deals"], custom["deal"], live_stages, person_org, archived_leads
     )
     ctx.ids["deals"] = [d["id"] for d in deal_rows]
+    # Emails linked to each deal (served only through include_fields); a generator of their own, so the
+    # rest of the dataset stays what the seed always gave.
+    mail_rng = random.Random(f"{seed}:email_messages_count")
+    for deal in deal_rows:
+        deal["email_messages_count"] = mail_rng.choice((0, 0, 0, 1, 2, 3, 5, 8, 13))
     line_items = products.deal_products(ctx, counts["deal_products"], deal_rows, deal_added, product_rows)
     type_keys = [t["key_string"] for t in activity_types]
     activity_rows = engagement.activities(

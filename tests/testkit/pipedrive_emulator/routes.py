@@ -26,7 +26,9 @@ from pipedrive_emulator.pagination import (
     parse_timestamp,
     sort_v1,
 )
+from pipedrive_emulator.related_counts import deal_counter
 from pipedrive_emulator.spec_facts import OperationFacts, load_operations
+from pipedrive_emulator.summary import deals_summary
 
 Record = dict[str, Any]
 Params = dict[str, Any]
@@ -240,18 +242,14 @@ def _shape_v2(ds: Dataset, entity: str, records: list[Record], request: Request)
     requested = set(params.get("include_fields", ()))
     keep_custom = set(params["custom_fields"]) if "custom_fields" in params else None
     labels = _option_labels(ds, entity) if params.get("include_option_labels") else None
-    lines = (
-        request.index.grouped("deal_products", ds.records["deal_products"], "deal_id")
-        if entity == "deals" and "products_count" in requested
-        else None
-    )
+    counts = deal_counter(ds, request.index, requested) if entity == "deals" and requested else None
     shaped = []
     for record in records:
         out = {key: value for key, value in record.items() if key not in optional or key in requested}
+        if counts is not None:
+            out.update(counts(record))
         for key in requested - out.keys():
             out[key] = 0 if key.endswith("_count") else None
-        if lines is not None:
-            out["products_count"] = len(lines.get(record["id"], ()))
         custom = out.get("custom_fields")
         if isinstance(custom, dict) and (keep_custom is not None or labels):
             custom = {k: v for k, v in custom.items() if keep_custom is None or k in keep_custom}
@@ -391,6 +389,10 @@ def _v1_me(ds: Dataset, request: Request) -> dict[str, Any]:
     return {"success": True, "data": {**user, "is_you": True, **extras}}
 
 
+def _v1_deals_summary(ds: Dataset, request: Request) -> dict[str, Any]:
+    return deals_summary(ds, request.params)
+
+
 def _v1_leads(archived: bool) -> Callable[[Dataset, Request], dict[str, Any]]:
     def handler(ds: Dataset, request: Request) -> dict[str, Any]:
         _no_filter_id(request.params)
@@ -464,6 +466,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[Dataset, Request], dict[str, Any]]] =
     ("v2", "/activityFields"): _v2_fields("activity"),
     ("v1", "/users"): _v1_plain("users"),
     ("v1", "/users/me"): _v1_me,
+    ("v1", "/deals/summary"): _v1_deals_summary,
     ("v1", "/activityTypes"): _v1_plain("activity_types"),
     ("v1", "/leads"): _v1_leads(archived=False),
     ("v1", "/leads/archived"): _v1_leads(archived=True),

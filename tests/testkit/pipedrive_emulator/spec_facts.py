@@ -41,6 +41,7 @@ SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("v2", "/activityFields"),
     ("v1", "/users"),
     ("v1", "/users/me"),
+    ("v1", "/deals/summary"),
     ("v1", "/activityTypes"),
     ("v1", "/leads"),
     ("v1", "/leads/archived"),

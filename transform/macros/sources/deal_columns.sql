@@ -40,3 +40,43 @@
   {%- endfor -%}
   {{ return(added + extra) }}
 {%- endmacro %}
+
+
+{% macro pipeboard_deal_temporal_columns(deal_columns) -%}
+  {#- Custom deal fields holding a time of day or a date, from the deal field metadata: {column: 'time' or
+      'date'} for the loaded columns of fields of type time, timerange, date, daterange (a range's start column
+      and its <column>_until). Empty when deal_fields is not loaded. -#}
+  {%- if not execute or not pipeboard_source_exists('deal_fields') -%}{{ return({}) }}{%- endif -%}
+  {%- set query -%}
+    select column_name, field_type
+    from {{ source('pipedrive', 'deal_fields') }}
+    where is_custom_field and field_type in ('time', 'timerange', 'date', 'daterange')
+        and column_name is not null
+    order by column_name, field_code
+  {%- endset -%}
+  {%- set found = {} -%}
+  {%- for row in run_query(query).rows -%}
+    {%- set kind = 'time' if row[1] in ('time', 'timerange') else 'date' -%}
+    {%- set names = [row[0], row[0] ~ '_until'] if row[1] in ('timerange', 'daterange') else [row[0]] -%}
+    {%- for name in names if name in deal_columns and name not in found -%}
+      {%- do found.update({name: kind}) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {{ return(found) }}
+{%- endmacro %}
+
+
+{% macro pipeboard_as_temporal(column, kind, loaded_type) -%}
+  {#- The quoted column `column` as `kind` ('time' or 'date'): unchanged when it is loaded as that type; else
+      its text cast when it reads as one (HH:MM[:SS[.ffffff]], YYYY-MM-DD, blanks around allowed), NULL when
+      not. The loaded table keeps the text; the data test deal_temporal_values_parse warns about such values. -#}
+  {%- set patterns = {'time': '^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?$',
+                      'date': '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'} -%}
+  {%- set loaded_as = {'time': ['time', 'time without time zone'], 'date': ['date']} -%}
+  {%- if (loaded_type or '') | lower in loaded_as[kind] -%}
+    {{ column }}
+  {%- else -%}
+    case when btrim(cast({{ column }} as text)) ~ '{{ patterns[kind] }}'
+        then cast(btrim(cast({{ column }} as text)) as {{ kind }}) end
+  {%- endif -%}
+{%- endmacro %}

@@ -15,15 +15,18 @@
 
 
 {% macro pipeboard_read_source(table_name, passthrough=false) -%}
-  {#- Returns {'sql': a SELECT over the table, 'columns': the names it yields, in order}. -#}
+  {#- Returns {'sql': a SELECT over the table, 'columns': the names it yields, in order, 'types': name → the
+      Postgres type of what it yields (declared columns: their data_type; passed-through ones: as loaded)}. -#}
   {%- set relation = source('pipedrive', table_name) -%}
   {%- if not execute -%}
-    {{ return({'sql': 'select * from ' ~ relation, 'columns': []}) }}
+    {{ return({'sql': 'select * from ' ~ relation, 'columns': [], 'types': {}}) }}
   {%- endif -%}
   {%- set node = pipeboard_source_node(table_name) -%}
   {%- set declared = [] -%}
+  {%- set types = {} -%}
   {%- for name, column in node.columns.items() if column.data_type -%}
     {%- do declared.append((name, column.data_type)) -%}
+    {%- do types.update({name: column.data_type}) -%}
   {%- endfor -%}
   {%- set loaded = adapter.get_relation(relation.database, relation.schema, relation.identifier) -%}
   {%- if loaded is none -%}
@@ -40,7 +43,7 @@
       {%- do items.append('cast(null as ' ~ data_type ~ ') as ' ~ adapter.quote(name)) -%}
     {%- endfor -%}
     {{ return({'sql': 'select ' ~ items | join(', ') ~ ' where false',
-               'columns': declared | map(attribute=0) | list}) }}
+               'columns': declared | map(attribute=0) | list, 'types': types}) }}
   {%- endif -%}
   {%- set present = {} -%}
   {%- for column in adapter.get_columns_in_relation(loaded) -%}
@@ -64,9 +67,11 @@
     {%- for name in present if name not in declared_names and not name.startswith('_sdc_') -%}
       {%- do items.append(adapter.quote(name)) -%}
       {%- do names.append(name) -%}
+      {%- do types.update({name: present[name]}) -%}
     {%- endfor -%}
   {%- endif -%}
-  {{ return({'sql': 'select ' ~ items | join(',\n        ') ~ '\n    from ' ~ loaded, 'columns': names}) }}
+  {{ return({'sql': 'select ' ~ items | join(',\n        ') ~ '\n    from ' ~ loaded, 'columns': names,
+             'types': types}) }}
 {%- endmacro %}
 
 

@@ -9,8 +9,13 @@
 {%- for field in references -%}{%- do reference_names.append(field.column ~ '_name') -%}{%- endfor -%}
 {%- set added = pipeboard_added_columns(reference_names) -%}
 {%- set notes_loaded = pipeboard_source_exists('notes') -%}
+{%- set activities_loaded = pipeboard_source_exists('activities') -%}
+{%- set products_loaded = pipeboard_source_exists('deal_products') -%}
+{#- Pipedrive's own counts of a deal (asked for through include_fields) that main_bi reports under the same
+    name, from the loaded notes and deal products when those streams are loaded: not passed through twice. -#}
+{%- set merged = ['notes_count', 'products_count'] -%}
 {%- set deal_output = [] -%}
-{%- for column in deal_columns if column != '_sdc_batched_at' -%}
+{%- for column in deal_columns if column != '_sdc_batched_at' and column not in merged -%}
   {%- do deal_output.append((column, 'custom_' ~ column if column in added else column)) -%}
 {%- endfor -%}
 
@@ -121,19 +126,30 @@ enriched as (
         reporting.reporting_currency,
         rates.rate_source as reporting_rate_source,
         rates.rate as _pb_rate,
+        {#- counts from the loaded streams; without them, Pipedrive's counts of the deal -#}
+        {%- if activities_loaded %}
         coalesce(activities.activities_total, 0) as activities_total,
         coalesce(activities.activities_done, 0) as activities_done,
         coalesce(activities.activities_open, 0) as activities_open,
+        {%- else %}
+        coalesce(deals.activities_count, 0) as activities_total,
+        coalesce(deals.done_activities_count, 0) as activities_done,
+        coalesce(deals.undone_activities_count, 0) as activities_open,
+        {%- endif %}
         activities.last_activity_done_at,
         activities.next_activity_date,
         activities.next_activity_due_time,
         activities.next_activity_due_at,
         activities.next_activity_type,
         activities.next_activity_subject,
-        {% if notes_loaded -%} coalesce(notes.notes_count, 0) {%- else -%} cast(null as bigint) {%- endif %}
+        {% if notes_loaded -%} coalesce(notes.notes_count, 0) {%- else -%} deals.notes_count {%- endif %}
             as notes_count,
         deals.email_messages_count as emails_count,
-        coalesce(products.products_count, 0) as products_count,
+        {% if products_loaded -%}
+            coalesce(products.products_count, 0)
+        {%- else -%}
+            coalesce(deals.products_count, 0)
+        {%- endif %} as products_count,
         coalesce(products.products_quantity, 0) as products_quantity,
         coalesce(products.products_total_value, 0) as products_total_value,
         products.product_names
