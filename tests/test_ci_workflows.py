@@ -177,7 +177,7 @@ def test_the_sync_job_run_twice_on_fresh_runners_reads_only_changes_the_second_t
     emulator.clear_log()
     runner(2)
 
-    # The deals stream's own requests (sorted by update_time); deal_products' products_count scan is not sorted.
+    # The deals stream's own requests are sorted by update_time; deal_products' products_count scan is not.
     deal_requests = [r for r in emulator.request_log if r.path == "/api/v2/deals" and "sort_by" in r.params]
     assert deal_requests
     assert all("updated_since" in r.params for r in deal_requests)

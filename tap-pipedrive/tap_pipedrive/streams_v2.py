@@ -120,7 +120,7 @@ class DealsStream(CustomFieldStream):
             children.drain_ready(self.name)
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """Mark archived rows; the deal becomes pending for its child streams (state, before the next STATE)."""
+        """Mark archived rows; the deal becomes pending for its child streams (kept in state)."""
         if context and context.get("is_archived"):
             row["is_archived"] = True
         self._tap.children.note(self.name, row)  # type: ignore[attr-defined]
