@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .changelog import DealChangelogs
 from .clock import Clock
 from .generators import account, contacts, engagement, products
 from .generators import deals as deal_gen
@@ -129,6 +130,7 @@ class Dataset:
         fields: ``deal``/``person``/``organization``/``product``/``activity`` -> v2 field items;
             ``lead``/``note`` -> v1 field items.
         company: What ``/v1/users/me`` adds to the user (company_id, company_name, ...) plus ``me_user_id``.
+        changelogs: Each deal's field-change history (``/v1/deals/{id}/changelog``), made up on first use.
     """
 
     seed: int
@@ -136,6 +138,7 @@ class Dataset:
     records: dict[str, dict[int | str, dict]]
     fields: dict[str, list[dict]]
     company: dict
+    changelogs: DealChangelogs = field(default_factory=DealChangelogs, compare=False, repr=False)
 
 
 def scale(deals_count: int) -> dict[str, int]:

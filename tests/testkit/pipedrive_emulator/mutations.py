@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .changelog import log_changes, snapshot
 from .data import Dataset
+from .deal_moves import close_deals, move_stages
 from .generators.context import GenContext, format_v1, format_v2
 from .generators.custom_fields import USER_CREATABLE_TYPES, custom_value
 from .generators.field_metadata import field_item, make_option
@@ -182,6 +184,9 @@ def mutate(
     add_field: str | None = None,
     rename_field: str | None = None,
     add_option: str | None = None,
+    stage_moves: int = 0,
+    wins: int = 0,
+    losses: int = 0,
 ) -> dict:
     """Apply one batch of changes "between runs", deterministically for a given dataset state.
 
@@ -197,20 +202,30 @@ def mutate(
             editable records get a value (and a fresh update_time), the rest null.
         rename_field: Field entity one of whose custom fields gets a new ``field_name`` (same hash).
         add_option: Field entity one of whose custom enum/set fields gets a new option.
+        stage_moves: Number of open deals moved to another stage of their pipeline (``stage_change_time``).
+        wins: Number of open deals won.
+        losses: Number of open deals lost. These three pick distinct deals no other change touched.
+
+    Every change to a deal is appended to its changelog (``/v1/deals/{id}/changelog``) at this instant.
 
     Returns:
         ``{"updated": {entity: [ids]}, "deleted": {"deals": [ids]}, "now": <v2 timestamp>}`` plus
         ``field_added`` (entity, field_code, field_name, field_type, record_ids), ``field_renamed``
-        (entity, field_code, old_name, new_name) and ``option_added`` (entity, field_code, option) if asked.
+        (entity, field_code, old_name, new_name) and ``option_added`` (entity, field_code, option) if asked,
+        and ``moved``/``won``/``lost`` (``{"deals": [ids]}``) when those counts are given.
     """
-    if updates < 0 or deletes < 0:
-        raise ValueError(f"updates and deletes must be >= 0, got {updates} and {deletes}")
+    if min(updates, deletes, stage_moves, wins, losses) < 0:
+        raise ValueError(
+            f"updates, deletes, stage_moves, wins and losses must be >= 0, got {updates}, {deletes}, "
+            f"{stage_moves}, {wins} and {losses}"
+        )
     for kind, entity in (
         ("add_field", add_field),
         ("rename_field", rename_field),
         ("add_option", add_option),
     ):
         _check_entity(kind, entity)
+    before = snapshot(ds)
     now = int(ds.clock.advance(ADVANCE_SECONDS).timestamp())
     rng = random.Random(f"{ds.seed}:{now}")
     ctx = _context(ds, rng, now)
@@ -242,4 +257,21 @@ def mutate(
         result["option_added"] = _add_option(ctx, ds, add_option, now)
     if add_field is not None:
         result["field_added"] = _add_field(ctx, ds, add_field, now)
+    _move_deals(ds, result, now, stage_moves, wins, losses)
+    log_changes(ds, before, now)
     return result
+
+
+def _move_deals(ds: Dataset, result: dict[str, Any], now: int, moves: int, wins: int, losses: int) -> None:
+    """Stage moves, wins and losses on deals nothing else in this mutation touched (their own randomness)."""
+    touched = set(result["deleted"].get("deals", [])) | set(result["updated"].get("deals", []))
+    added = result.get("field_added")
+    if added is not None and added["entity"] == "deal":
+        touched |= set(added["record_ids"])
+    rng = random.Random(f"{ds.seed}:{now}:moves")
+    if moves:
+        result["moved"] = {"deals": move_stages(ds, rng, moves, touched, now)}
+    if wins:
+        result["won"] = {"deals": close_deals(ds, rng, wins, "won", touched, now)}
+    if losses:
+        result["lost"] = {"deals": close_deals(ds, rng, losses, "lost", touched, now)}

@@ -60,6 +60,10 @@ def deals(
         else:
             org_id = rng.choice(org_ids) if rng.random() < 0.7 else None
         stage_changed = rng.randint(added, updated) if rng.random() < 0.8 else None
+        if stage_changed is not None and closed is not None:
+            stage_changed = min(
+                stage_changed, closed
+            )  # a closed deal's last stage move came before it closed
         value = rng.choice((0, rng.randint(100, 250_000), round(rng.uniform(10, 99_999), 2)))
         recurring = rng.random() < 0.15
         won = closed if status == "won" else None
