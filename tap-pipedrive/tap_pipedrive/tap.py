@@ -14,6 +14,7 @@ from singer_sdk.singerlib import Catalog
 from tap_pipedrive import api_facts, schemas
 from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
+from tap_pipedrive.history_state import MODES as DEAL_HISTORY_MODES
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
@@ -24,6 +25,7 @@ from tap_pipedrive.streams_fields import (
     PersonFieldsStream,
     ProductFieldsStream,
 )
+from tap_pipedrive.streams_history import DealChangesStream, DealHistoryCoverageStream, DealWatch
 from tap_pipedrive.streams_v1 import (
     ActivityTypesStream,
     CurrenciesStream,
@@ -65,8 +67,11 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     ActivityFieldsStream,
     LeadFieldsStream,
     NoteFieldsStream,
+    DealChangesStream,
+    DealHistoryCoverageStream,
 )
-"""Every stream, in sync order (docs/contracts.md): deals before deal_products."""
+"""Every stream, in sync order (docs/contracts.md): deals before deal_products; the deal history last, so
+its backfill spends only the token share the other streams left."""
 
 COLUMN_MAP_KEY = "column_names"
 """Key, in the state of ``<entity>_fields``, of the custom-field key → column map."""
@@ -145,6 +150,17 @@ class TapPipedrive(Tap):
             default=1.0,
             description="Fraction (0-1] of the company's daily API token budget this tap may spend.",
         ),
+        th.Property(
+            "deal_history",
+            th.StringType,
+            default="stages",
+            allowed_values=list(DEAL_HISTORY_MODES),
+            title="Deal history",
+            description=(
+                "Which deals' field changes deal_changes reads: stages (deals whose stage changed since "
+                "their changes were last read), all (deals updated since), off."
+            ),
+        ),
         th.Property("redis_url", th.StringType, description="Redis URL for the metadata cache (optional)."),
         th.Property("cache_ttl", th.IntegerType, default=3600, description="Metadata cache TTL in seconds."),
         th.Property("pushgateway_url", th.StringType, description="Prometheus Pushgateway URL (optional)."),
@@ -164,6 +180,7 @@ class TapPipedrive(Tap):
         self._client: PipedriveClient | None = None
         self._columns: dict[str, tuple[dict[str, FieldInfo], dict[str, str]]] = {}
         self.seen_deal_ids: list[int] = []
+        self.deal_watch = DealWatch()
         super().__init__(setup_mapper=False, **kwargs)
         if self._input_catalog is not None:
             self._input_catalog = self._reconcile_catalog(self._input_catalog)
@@ -296,6 +313,8 @@ def _setting_problems(config: dict[str, Any]) -> list[str]:
     retries = config.get("max_retries")
     if retries is not None and (not isinstance(retries, int) or retries < 0):
         problems.append("max_retries must be a non-negative integer")
+    if config.get("deal_history", "stages") not in DEAL_HISTORY_MODES:
+        problems.append(f"deal_history must be one of {', '.join(DEAL_HISTORY_MODES)}")
     api_url = config.get("api_url")
     if api_url is not None and not str(api_url).startswith(("http://", "https://")):
         problems.append("api_url must start with http:// or https://")
