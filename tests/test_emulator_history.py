@@ -72,7 +72,7 @@ def check_consistent(deal: dict[str, Any], log: list[dict[str, Any]]) -> None:
     times = [at(e["time"]) for e in log]
     assert times == sorted(times), deal["id"]
     if log:
-        assert v1(deal["add_time"]) <= log[0]["time"]
+        assert v1(deal["add_time"]) < log[0]["time"], deal["id"]  # creating a deal is not a change
         assert log[-1]["time"] <= v1(deal["update_time"])
     moves = [e for e in log if e["field_key"] == "stage_id"]
     if deal["stage_change_time"] is None:
@@ -84,14 +84,15 @@ def check_consistent(deal: dict[str, Any], log: list[dict[str, Any]]) -> None:
         for before, after in itertools.pairwise(moves):
             assert before["new_value"] == after["old_value"], deal["id"]
     statuses = [e for e in log if e["field_key"] == "status"]
-    if deal["status"] == "open":
+    closed_at = {"won": deal["won_time"], "lost": deal["lost_time"], "deleted": deal["update_time"]}
+    closed = closed_at.get(deal["status"])
+    if closed is None or closed == deal["add_time"]:  # open, or created closed (no change to log)
         assert all(e["new_value"] == "open" for e in statuses[-1:]), deal["id"]
     else:
         assert statuses, deal["id"]
         assert statuses[-1]["new_value"] == deal["status"], deal["id"]
-        closed_at = {"won": deal["won_time"], "lost": deal["lost_time"]}.get(deal["status"])
-        if closed_at is not None:
-            assert statuses[-1]["time"] == v1(closed_at)
+        if deal["status"] != "deleted":
+            assert statuses[-1]["time"] == v1(closed)
             assert not moves or moves[-1]["time"] <= statuses[-1]["time"]
     for key, current in (("value", deal["value"]), ("user_id", deal["owner_id"])):
         edits = [e for e in log if e["field_key"] == key]
@@ -239,8 +240,9 @@ def test_stage_visits_chain_from_creation_to_the_current_stage(emulator):
         closed = {"won": deal["won_time"], "lost": deal["lost_time"]}.get(deal["status"])
         if deal["status"] == "open":
             assert (last["exited_at"], last["left_by"]) == (None, None)
-        elif closed is not None:
-            assert last["left_by"] == deal["status"]
+        else:
+            assert last["left_by"] == deal["status"], deal_id
+        if closed is not None:
             assert last["exited_at"] == datetime.fromisoformat(closed.replace("Z", "+00:00"))
         assert all(v["exited_at"] is None or v["exited_at"] >= v["entered_at"] for v in chain)
 

@@ -6,7 +6,8 @@
   is none), entered at ``add_time``; each ``stage_id`` change closes the visit (``left_by`` = ``stage``,
   ``next_stage_id`` = its ``new_value``) and opens the next one at the change's time;
 * the last visit closes at the first ``status`` change to ``won``/``lost``/``deleted`` made while the deal was
-  in that stage (``left_by`` = that status); a deal still open (or reopened) stays (``exited_at`` None).
+  in that stage (``left_by`` = that status); a deal created closed (no status change: an import) closes at
+  its ``won_time``/``lost_time`` (deleted: ``update_time``); a deal still open stays (``exited_at`` None).
 
 ``movement_statistics`` (``GET /v1/pipelines/{id}/movement_statistics``) answers for one pipeline and a
 period of whole UTC days [``start_date``, ``end_date``], counting only deals owned by ``user_id`` (the token's
@@ -81,10 +82,13 @@ def deal_visits(ds: Dataset, deal_id: int) -> list[dict[str, Any]]:
         ),
         None,
     )
-    if closing is None:
-        visit(current, entered, None, None, None)
-    else:
+    if closing is not None:
         visit(current, entered, closing.epoch, closing.new_value, None)
+    elif deal["status"] in CLOSING and not any(c.step.field_key == "status" for c in log):
+        closed = deal.get({"won": "won_time", "lost": "lost_time"}.get(deal["status"], "update_time"))
+        visit(current, entered, max(entered, epoch_of(closed) or entered), deal["status"], None)
+    else:
+        visit(current, entered, None, None, None)
     return visits
 
 

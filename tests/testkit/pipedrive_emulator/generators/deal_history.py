@@ -4,8 +4,9 @@ Given a deal as it is now, ``base_history`` invents how it got there: the stages
 ``stage_id`` change lands on the deal's stage at its ``stage_change_time``; a deal without one never moved),
 the status change that closed it (at ``won_time``/``lost_time``; deleted deals at ``update_time``), and a few
 value, owner, title and expected-close-date edits whose last new value is the current one. Every change falls
-within [``add_time``, ``update_time``]. Values are text as the v1 changelog gives them; times are v1
-``YYYY-MM-DD HH:MM:SS`` (UTC).
+within (``add_time``, ``update_time``]: creating a deal is not a change, so a deal never updated after its
+creation second has none. Values are text as the v1 changelog gives them; times are v1 ``YYYY-MM-DD
+HH:MM:SS`` (UTC).
 """
 
 from __future__ import annotations
@@ -136,16 +137,14 @@ def base_history(deal: dict[str, Any], account: Account, rng: random.Random) -> 
         The steps in chronological order.
     """
     added, updated = epoch_of(deal["add_time"]), epoch_of(deal["update_time"])
-    if added is None or updated is None or updated < added:
+    if added is None or updated is None or updated <= added:
         return []
     steps: list[Step] = []
     moved = epoch_of(deal.get("stage_change_time"))
-    if moved is not None and deal.get("stage_id") in account.stage_pipeline:
-        count = (
-            1 if moved <= added else rng.choices([m for m, _ in _MOVES], weights=[w for _, w in _MOVES])[0]
-        )
+    if moved is not None and moved > added and deal.get("stage_id") in account.stage_pipeline:
+        count = rng.choices([m for m, _ in _MOVES], weights=[w for _, w in _MOVES])[0]
         path = _stage_path(rng, account, deal["stage_id"], count)
-        times = [*_times(rng, added, moved, len(path) - 2), moved] if len(path) > 1 else []
+        times = [*_times(rng, added + 1, moved, len(path) - 2), moved] if len(path) > 1 else []
         for when, old, new in zip(times, path[:-1], path[1:], strict=True):
             old_pipeline, new_pipeline = account.stage_pipeline[old], account.stage_pipeline[new]
             if old_pipeline != new_pipeline:
@@ -162,8 +161,8 @@ def _status_steps(deal: dict[str, Any], account: Account, rng: random.Random, up
     if status == "deleted":
         return [step(rng, account, updated, "status", "open", "deleted")]
     closed = epoch_of(deal.get("won_time") if status == "won" else deal.get("lost_time"))
-    if status not in ("won", "lost") or closed is None:
-        return []
+    if status not in ("won", "lost") or closed is None or closed <= (epoch_of(deal["add_time"]) or 0):
+        return []  # created closed (an import): no change to log
     stamp = f"{status}_time"
     out = [
         step(rng, account, closed, "status", "open", status),
@@ -183,19 +182,21 @@ def _edits(
     edits = rng.choices((0, 1, 2), weights=(55, 35, 10))[0]
     olds = [rng.choice((0, rng.randint(100, 250_000))) for _ in range(edits)]
     news = [*olds[1:], deal.get("value")][:edits]
-    for when, old, new in zip(_times(rng, added, updated, edits), olds, news, strict=True):
+    for when, old, new in zip(_times(rng, added + 1, updated, edits), olds, news, strict=True):
         out.append(step(rng, account, when, "value", old, new))
     bulk = deal["update_time"] == format_v2(account.bulk_update_time)
     if (bulk or rng.random() < 0.15) and len(account.users) > 1:
         before = rng.choice([u for u in account.users if u != deal.get("owner_id")] or account.users)
-        when = updated if bulk else rng.randint(added, updated)
+        when = updated if bulk else rng.randint(added + 1, updated)
         out.append(step(rng, account, when, OWNER_KEY, before, deal.get("owner_id"), bulk=bulk))
     if rng.random() < 0.05:
-        out.append(step(rng, account, rng.randint(added, updated), "title", "New deal", deal.get("title")))
+        out.append(
+            step(rng, account, rng.randint(added + 1, updated), "title", "New deal", deal.get("title"))
+        )
     if rng.random() < 0.1:
         earlier = format_date(added + rng.randint(1, 90) * DAY)
         out.append(
-            step(rng, account, rng.randint(added, updated), "expected_close_date", earlier,
+            step(rng, account, rng.randint(added + 1, updated), "expected_close_date", earlier,
                  deal.get("expected_close_date"))
         )  # fmt: skip
     return out
