@@ -41,6 +41,7 @@ demo: install
 bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_history.py $(BENCH_HISTORY_ARGS)
 
 # MeltanoLabs' target-postgres in a venv of its own, the peer the target benchmark compares with.
 .venv-bench-meltanolabs/bin/target-postgres:

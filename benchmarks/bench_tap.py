@@ -76,9 +76,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_tap(config_file: Path, state: dict[str, Any] | None, workdir: Path) -> dict[str, Any]:
-    """Run the tap CLI; count records, keep the last state, sample its peak RSS."""
+def run_tap(
+    config_file: Path, state: dict[str, Any] | None, workdir: Path, catalog: Path | None = None
+) -> dict[str, Any]:
+    """Run the tap CLI (``catalog`` if given); count records, keep the last state, sample its peak RSS."""
     command = [str(BIN / "tap-pipedrive"), "--config", str(config_file)]
+    if catalog is not None:
+        command += ["--catalog", str(catalog)]
     if state is not None:
         state_file = workdir / "state.json"
         state_file.write_text(json.dumps(state))

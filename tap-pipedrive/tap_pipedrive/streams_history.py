@@ -179,8 +179,13 @@ class DealChangesStream(PipedriveStream):
             params["updated_since"] = stamp(since)
         seen = DealWatch()
         for endpoint in (api_facts.DEALS, api_facts.DEALS_ARCHIVED):
-            for deal in self.client.iterate(endpoint, params):
-                seen.observe(deal)
+            try:
+                for deal in self.client.iterate(endpoint, params):
+                    seen.observe(deal)
+            except EndpointNotInPlan as exc:
+                if endpoint is api_facts.DEALS:
+                    raise
+                self.logger.warning("Archived deals left out of the deal history: %s", exc)
         self.logger.info(
             "Listed %d deals updated since %s for the deal history", len(seen.seen), stamp(since)
         )
