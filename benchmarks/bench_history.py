@@ -22,6 +22,7 @@ from typing import Any
 
 from bench_tap import BIN, admin, run_tap, start_emulator
 from tap_pipedrive import api_facts
+from tap_pipedrive.history_state import HistoryProgress
 
 CHANGELOG_COST = api_facts.DEAL_CHANGELOG.token_cost
 FLOW_COST = api_facts.DEAL_FLOW.token_cost
@@ -52,6 +53,12 @@ def changelog_pages(base_url: str) -> Counter[int]:
     return pages
 
 
+def coverage_of(state: dict[str, Any] | None) -> float:
+    """Share of the deals needing a history whose changes are all read, from a run's last state."""
+    progress = HistoryProgress.load(((state or {}).get("bookmarks") or {}).get("deal_changes") or {})
+    return round(progress.coverage("stages").ratio, 4)
+
+
 def bench(deals: int) -> dict[str, Any]:
     """Backfill, then an incremental run after 1 % of the deals moved."""
     emulator, base_url, token = start_emulator(deals)
@@ -64,35 +71,45 @@ def bench(deals: int) -> dict[str, Any]:
             history = catalog_for(
                 config, {"deals", "deal_changes", "deal_history_coverage"}, work / "all.json"
             )
+            # A day's budget big enough for the whole backfill (30,000 x 7 x 50 tokens), fresh for every run.
+            admin(base_url, "plan", {"seats": 50, "reset_daily": True})
             admin(base_url, "requests/clear", {})
             listing = run_tap(config, None, work, only_deals)
+            admin(base_url, "plan", {"reset_daily": True})
             admin(base_url, "requests/clear", {})
             backfill = run_tap(config, None, work, history)
             pages = changelog_pages(base_url)
+            calls = sum(pages.values())
+            figures: dict[str, Any] = {
+                "deals": deals,
+                "deals_with_history": len(pages),
+                "backfill_changelog_requests": calls,
+                "backfill_tokens": calls * CHANGELOG_COST,
+                "same_deals_via_flow_tokens": calls * FLOW_COST,
+                "every_deal_via_flow_tokens": (calls + deals - len(pages)) * FLOW_COST,
+                "backfill_seconds": round(backfill["seconds"] - listing["seconds"], 1),
+                "deals_listing_seconds": round(listing["seconds"], 1),
+                "tap_peak_rss_mb": round(backfill["peak_rss_mb"], 1),
+                "coverage_after_backfill": coverage_of(backfill["state"]),
+            }
+            print(json.dumps(figures), file=sys.stderr, flush=True)
             moved = max(1, deals // 100)
             admin(base_url, "mutate", {"updates": moved * 2, "stage_moves": moved})
+            admin(base_url, "plan", {"reset_daily": True})
             admin(base_url, "requests/clear", {})
             again = run_tap(config, backfill["state"], work, history)
             pages_again = changelog_pages(base_url)
     finally:
         emulator.terminate()
         emulator.wait()
-    calls = sum(pages.values())
     return {
-        "deals": deals,
-        "deals_with_history": len(pages),
-        "backfill_changelog_requests": calls,
-        "backfill_tokens": calls * CHANGELOG_COST,
-        "same_deals_via_flow_tokens": calls * FLOW_COST,
-        "every_deal_via_flow_tokens": (calls + deals - len(pages)) * FLOW_COST,
-        "backfill_seconds": round(backfill["seconds"] - listing["seconds"], 1),
-        "deals_listing_seconds": round(listing["seconds"], 1),
-        "tap_peak_rss_mb": round(backfill["peak_rss_mb"], 1),
+        **figures,
         "incremental_moved_deals": moved,
         "incremental_changelog_requests": sum(pages_again.values()),
         "incremental_tokens": sum(pages_again.values()) * CHANGELOG_COST,
         "incremental_every_deal_via_flow_tokens": deals * FLOW_COST,
         "incremental_seconds": round(again["seconds"], 1),
+        "coverage_after_incremental": coverage_of(again["state"]),
     }
 
 

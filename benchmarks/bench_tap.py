@@ -89,7 +89,9 @@ def run_tap(
         command += ["--state", str(state_file)]
     started = time.perf_counter()
     cpu_before = _children_cpu()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    log_path = workdir / "tap.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
     peak = [0]
 
     def sample() -> None:
@@ -108,11 +110,13 @@ def run_tap(
         elif b'"STATE"' in line[:20]:
             last_state = json.loads(line)["value"]
     code = process.wait()
+    log.close()
     seconds = time.perf_counter() - started
     cpu = _children_cpu() - cpu_before
     sampler.join()
     if code != 0:
-        raise RuntimeError(f"tap exited with {code}")
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        raise RuntimeError(f"tap exited with {code}; its log ends:\n" + "\n".join(tail))
     return {
         "records": records,
         "seconds": seconds,
