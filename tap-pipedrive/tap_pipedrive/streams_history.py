@@ -308,4 +308,5 @@ class DealHistoryCoverageStream(PipedriveStream):
         if coverage is None:
             state = (self._tap.state.get("bookmarks") or {}).get(DealChangesStream.name) or {}
             coverage = HistoryProgress.load(state).coverage(mode)
+        self.client.metrics.record_records(self.name)
         yield coverage_record(coverage, mode)

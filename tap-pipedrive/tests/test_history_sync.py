@@ -314,3 +314,8 @@ def test_coverage_is_logged_and_exported_as_metrics(make_emulator, tap_config, c
     assert registry.get_sample_value("pipeboard_tap_deal_history_deals", {"status": "complete"}) == moved
     assert registry.get_sample_value("pipeboard_tap_deal_history_deals", {"status": "pending"}) == 0
     assert any(f"{moved} of {moved} deals have every change read" in r.getMessage() for r in caplog.records)
+    changes = sum(
+        len(emulator.changelog(d["id"])) for d in emulator.records("deals") if d["stage_change_time"]
+    )
+    assert registry.get_sample_value("pipeboard_tap_records_total", {"stream": "deal_changes"}) == changes
+    assert registry.get_sample_value("pipeboard_tap_records_total", {"stream": "deal_history_coverage"}) == 1
