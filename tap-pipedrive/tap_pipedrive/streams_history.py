@@ -227,8 +227,17 @@ class DealChangesStream(PipedriveStream):
                     )
                 raise
             except PipedriveAPIError as exc:
-                if exc.status != 400 or paused is None or cursor != paused.cursor:
+                if exc.status != 400 or cursor is None:
                     raise
+                if paused is None or cursor != paused.cursor:
+                    self.logger.warning(
+                        "Deal %d: the changelog refused the cursor it had just given (%s); the deal stays "
+                        "queued for the next run",
+                        deal_id,
+                        exc,
+                    )
+                    progress.requeue(deal_id)
+                    return
                 self.logger.warning(
                     "Deal %d: the saved changelog cursor is no longer accepted (%s); reading it again from "
                     "its newest change",

@@ -6,11 +6,15 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from tap_pipedrive.history_state import HistoryProgress, epoch_of
 from tap_pipedrive.tap import TapPipedrive
 
@@ -319,3 +323,70 @@ def test_coverage_is_logged_and_exported_as_metrics(make_emulator, tap_config, c
     )
     assert registry.get_sample_value("pipeboard_tap_records_total", {"stream": "deal_changes"}) == changes
     assert registry.get_sample_value("pipeboard_tap_records_total", {"stream": "deal_history_coverage"}) == 1
+
+
+class _CursorRefusingProxy(BaseHTTPRequestHandler):
+    """Forwards GETs to the emulator, but answers 400 to any changelog page asked for with a cursor."""
+
+    upstream = ""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path.endswith(CHANGELOG) and "cursor" in parse_qs(url.query):
+            status, headers = 400, {}
+            body = json.dumps(
+                {
+                    "success": False,
+                    "error": "Invalid cursor",
+                    "error_info": "",
+                    "data": None,
+                    "additional_data": None,
+                }
+            ).encode()
+        else:
+            answer = requests.get(
+                self.upstream + self.path, headers={"x-api-token": self.headers["x-api-token"]}, timeout=30
+            )
+            status, body = answer.status_code, answer.content
+            headers = {k: v for k, v in answer.headers.items() if k.lower().startswith("x-")}
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_changelog_refusing_its_own_cursor_leaves_the_deal_queued_and_the_run_goes_on(
+    make_emulator, run_tap, tap_config
+) -> None:
+    emulator = make_emulator(deals=40, seed=30)
+    handler = type("Proxy", (_CursorRefusingProxy,), {"upstream": emulator.base_url})
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        proxied = {
+            **tap_config(emulator, page_size=2),
+            "api_url": f"http://127.0.0.1:{proxy.server_address[1]}",
+        }
+        first = run_tap(proxied, catalog=history_catalog(proxied))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+    moved = {
+        d["id"]: emulator.changelog(d["id"]) for d in emulator.records("deals") if d["stage_change_time"]
+    }
+    long = {deal_id for deal_id, log in moved.items() if len(log) > 2}
+    assert long
+    row = coverage_row(first)
+    assert (row["deals_pending"], row["deals_complete"]) == (len(long), len(moved) - len(long))
+    assert set(HistoryProgress.load(first.state["bookmarks"]["deal_changes"]).pending) == long
+
+    config = tap_config(emulator, page_size=2)
+    second = run_tap(config, state=first.state, catalog=history_catalog(config))
+    assert Counter(table(first, second).values()) == expected(moved)
+    assert coverage_row(second)["is_complete"] is True
