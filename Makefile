@@ -55,6 +55,7 @@ demo: install
 bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_history.py $(BENCH_HISTORY_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_transform.py $(BENCH_TRANSFORM_ARGS)
 
 # SIGTERM at random moments of a load, resumed from the last STATE, over several seeds (make test runs one).

@@ -100,10 +100,17 @@ def _stream_of(line: bytes) -> str:
 
 
 def run_tap(
-    config_file: Path, state: dict[str, Any] | None, workdir: Path, source: Path | None = None
+    config_file: Path,
+    state: dict[str, Any] | None,
+    workdir: Path,
+    source: Path | None = None,
+    catalog: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the tap (this tree's, or the one in ``source``); count records, keep the last state, peak RSS."""
+    """Run the tap (this tree's, or the one in ``source``; ``catalog`` if given); count records, keep the last
+    state, peak RSS."""
     command = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_file)]
+    if catalog is not None:
+        command += ["--catalog", str(catalog)]
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = str(source)
@@ -113,7 +120,9 @@ def run_tap(
         command += ["--state", str(state_file)]
     started = time.perf_counter()
     cpu_before = _children_cpu()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    log_path = workdir / "tap.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
     peak = [0]
 
     def sample() -> None:
@@ -134,11 +143,13 @@ def run_tap(
         elif b'"STATE"' in line[:20]:
             last_state = json.loads(line)["value"]
     code = process.wait()
+    log.close()
     seconds = time.perf_counter() - started
     cpu = _children_cpu() - cpu_before
     sampler.join()
     if code != 0:
-        raise RuntimeError(f"tap exited with {code}")
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        raise RuntimeError(f"tap exited with {code}; its log ends:\n" + "\n".join(tail))
     return {
         "records": records,
         "seconds": seconds,

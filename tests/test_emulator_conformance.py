@@ -101,6 +101,13 @@ def url_for(api: str, path: str, emulator: Emulator) -> str:
     if path == "/deals/{id}/products":
         deal_id = Counter(r["deal_id"] for r in emulator.records("deal_products")).most_common(1)[0][0]
         path = f"/deals/{deal_id}/products"
+    if path == "/deals/{id}/changelog":
+        deal_id = max(
+            (d["id"] for d in emulator.records("deals")[:200]), key=lambda i: len(emulator.changelog(i))
+        )
+        path = f"/deals/{deal_id}/changelog"
+    if path == "/pipelines/{id}/movement_statistics":
+        path = "/pipelines/1/movement_statistics"
     prefix = "/api/v2" if api == "v2" else "/api/v1"
     return emulator.base_url + prefix + path
 
@@ -119,6 +126,9 @@ def first_params(api: str, path: str, emulator: Emulator) -> dict[str, str]:
         "/noteFields",
     ):
         return {}
+    if path == "/pipelines/{id}/movement_statistics":
+        owner = Counter(d["owner_id"] for d in emulator.records("deals")).most_common(1)[0][0]
+        return {"start_date": "2024-01-01", "end_date": "2026-12-31", "user_id": str(owner)}
     return {"limit": "50" if path in RICH_LISTS else "2"}
 
 
@@ -134,7 +144,7 @@ def fetch_pages(
         body = response.json()
         bodies.append(body)
         additional = body.get("additional_data") or {}
-        if api == "v2":
+        if "next_cursor" in additional:
             if not additional.get("next_cursor"):
                 break
             params["cursor"] = additional["next_cursor"]

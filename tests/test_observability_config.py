@@ -260,6 +260,18 @@ def test_alert_rules_cover_freshness_failures_token_budget_and_circuit_breaker()
             id="source-stale",
         ),
         pytest.param(
+            "PipeboardDealHistoryIncomplete",
+            # the backfill at 40 % for three days and more (one sample a minute)
+            {
+                'pipeboard_tap_deal_history_coverage_ratio{job="tap-pipedrive",instance="p",mode="stages"}': (
+                    "0.4x4400"
+                )
+            },
+            "3d1h",
+            "2d23h",
+            id="deal-history-incomplete",
+        ),
+        pytest.param(
             "PipeboardCircuitBreakerOpen",
             {'pipeboard_tap_circuit_breaker_open{job="tap-pipedrive",instance="p"}': "0x30 1x30"},
             "45m",

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +117,34 @@ def deals_stream_requests(emulator: Any) -> list[Any]:
     scans = [r for r in requests if "sort_by" not in r.params]
     assert all(r.params.get("include_fields") == "products_count" for r in scans)
     return [r for r in requests if "sort_by" in r.params]
+def loaded_history(url: str) -> Counter[tuple[Any, ...]]:
+    """The rows of ``pipedrive.deal_changes``, keyed by what each change says."""
+    return Counter(
+        query(
+            url,
+            "SELECT deal_id, time, field_key, old_value, new_value, actor_user_id, change_source, "
+            "change_source_user_agent, is_bulk_update_flag FROM pipedrive.deal_changes",
+        )
+    )
+
+
+def expected_history(logs: dict[int, list[dict[str, Any]]]) -> Counter[tuple[Any, ...]]:
+    """The emulator's changes of these deals, as rows (changelog times are UTC ``YYYY-MM-DD HH:MM:SS``)."""
+    return Counter(
+        (
+            deal_id,
+            dt.datetime.strptime(e["time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC),
+            e["field_key"],
+            e["old_value"],
+            e["new_value"],
+            e["actor_user_id"],
+            e["change_source"],
+            e["change_source_user_agent"],
+            e["is_bulk_update_flag"],
+        )
+        for deal_id, log in logs.items()
+        for e in log
+    )
 
 
 def deal_bookmarks(singer_state: dict[str, Any]) -> list[dt.datetime]:
@@ -319,12 +349,16 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
     )
     bookmarks = deal_bookmarks(state["singer_state"])
     columns_before = set(next(iter(main_bi(url).values())))
+    history = {
+        d["id"]: emulator.changelog(d["id"]) for d in emulator.records("deals") if d["stage_change_time"]
+    }
+    assert loaded_history(url) == expected_history(history)
     # a user's view on main_bi survives the next run (the swap recreates it)
     query_autocommit(
         url, "CREATE VIEW public.my_open_deals AS SELECT id, title FROM pipedrive.main_bi WHERE is_open"
     )
 
-    changes = emulator.mutate(updates=25, deletes=3, add_field="deal")
+    changes = emulator.mutate(updates=25, deletes=3, add_field="deal", stage_moves=6)
     emulator.clear_log()
     meltano.run("--environment=dev", "run", *PIPELINE, env=env)
 
@@ -343,6 +377,21 @@ def test_meltano_run_builds_main_bi_and_the_second_run_is_incremental(
         assert float(rows[deal_id]["value"]) == pytest.approx(float(current[deal_id]["value"]))
     new_columns = set(next(iter(rows.values()))) - columns_before
     assert any(column.startswith("added_field") for column in new_columns), new_columns
+    history |= {deal_id: emulator.changelog(deal_id) for deal_id in changes["moved"]["deals"]}
+    assert loaded_history(url) == expected_history(history)
+    assert query(url, "SELECT is_complete, deals_pending FROM pipedrive.deal_history_coverage") == [(True, 0)]
+    types = dict(
+        query(
+            url,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'pipedrive' AND table_name = 'deal_changes'",
+        )
+    )
+    assert (types["time"], types["deal_id"], types["is_bulk_update_flag"]) == (
+        "timestamp with time zone",
+        "bigint",
+        "boolean",
+    )
     live_open = {d["id"] for d in emulator.records("deals") if d["status"] == "open" and not d["is_deleted"]}
     assert {row[0] for row in query(url, "SELECT id FROM public.my_open_deals")} == live_open
     undescribed = query(

@@ -85,6 +85,9 @@ LEAD_LABELS = Endpoint("/api/v1/leadLabels", "v1", SINGLE, 10)
 NOTES = Endpoint("/api/v1/notes", "v1", OFFSET, 20, updated_since=True, sort="sort")
 CURRENCIES = Endpoint("/api/v1/currencies", "v1", SINGLE, 20)
 DEALS_SUMMARY = Endpoint("/api/v1/deals/summary", "v1", SINGLE, 40)
+DEAL_CHANGELOG = Endpoint("/api/v1/deals/{id}/changelog", "v1", CURSOR, 20)
+DEAL_FLOW = Endpoint("/api/v1/deals/{id}/flow", "v1", OFFSET, 40)
+"""Not read by the tap: what other connectors read a deal's history from (twice the changelog's cost)."""
 
 DEAL_FIELDS = Endpoint("/api/v2/dealFields", "v2", CURSOR, 10)
 PERSON_FIELDS = Endpoint("/api/v2/personFields", "v2", CURSOR, 10)

@@ -101,9 +101,12 @@ class PipedriveClient:
         """Send one prepared request through the resilience guard."""
         return self.guard.send(self.session, request, endpoint=endpoint.path, token_cost=endpoint.token_cost)
 
-    def get(self, base_url: str, endpoint: Endpoint, params: dict[str, Any]) -> dict[str, Any]:
-        """GET one page of ``endpoint`` and return its JSON body."""
-        request = requests.Request("GET", base_url + endpoint.path, params=params, headers=self.auth_headers)
+    def get(
+        self, base_url: str, endpoint: Endpoint, params: dict[str, Any], path: str | None = None
+    ) -> dict[str, Any]:
+        """GET one page of ``endpoint`` (at ``path`` when its path has an ``{id}``); return its JSON body."""
+        url = base_url + (path or endpoint.path)
+        request = requests.Request("GET", url, params=params, headers=self.auth_headers)
         response = self.send(self.session.prepare_request(request), endpoint)
         return response_body(response)
 

@@ -158,6 +158,18 @@ class TapMetrics:
             ["stream", "outcome"],
             registry=registry,
         )
+        self.deal_history_coverage = Gauge(
+            "pipeboard_tap_deal_history_coverage_ratio",
+            "Deals whose changes are all read over deals that need them (1 = complete), by deal_history.",
+            ["mode"],
+            registry=registry,
+        )
+        self.deal_history_deals = Gauge(
+            "pipeboard_tap_deal_history_deals",
+            "Deals whose change history is complete or still pending.",
+            ["status"],
+            registry=registry,
+        )
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._is_open = False
@@ -202,6 +214,13 @@ class TapMetrics:
             self.daily_tokens_remaining.set(daily_remaining)
         if daily_limit is not None:
             self.daily_tokens_limit.set(daily_limit)
+
+    def set_deal_history(self, mode: str, complete: int, pending: int) -> None:
+        """Set the deal-history coverage gauges (the ratio is 1 when no deal needs a history)."""
+        needing = complete + pending
+        self.deal_history_coverage.labels(mode=mode).set(complete / needing if needing else 1.0)
+        self.deal_history_deals.labels(status="complete").set(complete)
+        self.deal_history_deals.labels(status="pending").set(pending)
 
     def cache_result(self, result: str) -> None:
         """Count one cache look-up: ``hit``, ``miss`` or ``error``."""

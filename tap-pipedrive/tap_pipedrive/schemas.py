@@ -129,3 +129,11 @@ FIELDS = properties(
     "field_code:str field_name:str field_type:str column_name:str is_custom_field:bool options:arr "
     "subfields:arr description:str is_optional_response_field:bool"
 )
+DEAL_CHANGES = properties(
+    "deal_id:int time:dt field_key:str change_hash:str old_value:str new_value:str actor_user_id:int "
+    "change_source:str change_source_user_agent:str is_bulk_update_flag:bool"
+)
+DEAL_HISTORY_COVERAGE = properties(
+    "stream:str mode:str deals_needing_history:int deals_complete:int deals_pending:int coverage:num "
+    "is_complete:bool listed_through:dt"
+)

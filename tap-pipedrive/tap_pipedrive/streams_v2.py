@@ -124,6 +124,7 @@ class DealsStream(CustomFieldStream):
         if context and context.get("is_archived"):
             row["is_archived"] = True
         self._tap.children.note(self.name, row)  # type: ignore[attr-defined]
+        self._tap.deal_watch.observe(row)  # type: ignore[attr-defined]
         return super().post_process(row, context)
 
 

@@ -19,6 +19,7 @@ from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_m
 from tap_pipedrive.errors import EndpointNotInPlan, PipedriveError
 from tap_pipedrive.failures import one_line_errors, outcome_of_partial_run, read_config_files
 from tap_pipedrive.streams_currency_rates import DEFAULT_REFRESH_HOURS, DealCurrencyRatesStream
+from tap_pipedrive.history_state import MODES as DEAL_HISTORY_MODES
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_deal_products import DealProductsStream
 from tap_pipedrive.streams_fields import (
@@ -30,6 +31,7 @@ from tap_pipedrive.streams_fields import (
     PersonFieldsStream,
     ProductFieldsStream,
 )
+from tap_pipedrive.streams_history import DealChangesStream, DealHistoryCoverageStream, DealWatch
 from tap_pipedrive.streams_v1 import (
     ActivityTypesStream,
     CurrenciesStream,
@@ -71,8 +73,11 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     ActivityFieldsStream,
     LeadFieldsStream,
     NoteFieldsStream,
+    DealChangesStream,
+    DealHistoryCoverageStream,
 )
-"""Every stream, in sync order (docs/contracts.md): deals before deal_products."""
+"""Every stream, in sync order (docs/contracts.md): deals before deal_products; the deal history last, so
+its backfill spends only the token share the other streams left."""
 
 COLUMN_MAP_KEY = "column_names"
 """Key, in the state of ``<entity>_fields``, of the custom-field key → column map."""
@@ -153,6 +158,17 @@ class TapPipedrive(Tap):
             default=1.0,
             description="Fraction (0-1] of the company's daily API token budget this tap may spend.",
         ),
+        th.Property(
+            "deal_history",
+            th.StringType,
+            default="stages",
+            allowed_values=list(DEAL_HISTORY_MODES),
+            title="Deal history",
+            description=(
+                "Which deals' field changes deal_changes reads: stages (deals whose stage changed since "
+                "their changes were last read), all (deals updated since), off."
+            ),
+        ),
         th.Property("redis_url", th.StringType, description="Redis URL for the metadata cache (optional)."),
         th.Property("cache_ttl", th.IntegerType, default=3600, description="Metadata cache TTL in seconds."),
         th.Property("pushgateway_url", th.StringType, description="Prometheus Pushgateway URL (optional)."),
@@ -199,6 +215,7 @@ class TapPipedrive(Tap):
         self.gated_entities: dict[str, str] = {}
         self._complete_reads: versions.CompleteReads | None = None
         self._children: ChildRegistry | None = None
+        self.deal_watch = DealWatch()
         super().__init__(setup_mapper=False, **kwargs)
         if self._input_catalog is not None:
             self._input_catalog = self._reconcile_catalog(self._input_catalog)
@@ -445,6 +462,8 @@ def _setting_problems(config: dict[str, Any]) -> dict[str, str]:
     for name in ("api_token", "company_domain", "api_url", "redis_url", "pushgateway_url", "start_date"):
         if config.get(name) is not None and not isinstance(config[name], str):
             problems[name] = f"{name} must be text"
+    if config.get("deal_history", "stages") not in DEAL_HISTORY_MODES:
+        problems["deal_history"] = f"deal_history must be one of {', '.join(DEAL_HISTORY_MODES)}"
     api_url = config.get("api_url")
     if isinstance(api_url, str) and not api_url.startswith(("http://", "https://")):
         problems["api_url"] = "api_url must start with http:// or https://"

@@ -51,12 +51,13 @@ def test_registry_exports_exactly_the_contracted_tap_metrics_and_process_metrics
     metrics.record_records("deals")
     metrics.cache_result("hit")
     metrics.record_reconciliation("organizations", "complete")
+    metrics.set_deal_history("stages", 3, 1)
     metrics.finish("success")
 
     contract = contract_tap_metrics()
     found = exported(metrics)
 
-    assert len(contract) == 16
+    assert len(contract) == 18
     assert {name for name in found if name.startswith("pipeboard_")} == set(contract)
     for name, (kind, labels) in contract.items():
         assert found[name][0] == kind, name

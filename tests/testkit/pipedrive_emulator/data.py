@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .changelog import DealChangelogs
 from .clock import Clock
 from .generators import account, contacts, engagement, products
 from .generators import deals as deal_gen
@@ -133,6 +134,7 @@ class Dataset:
             pipelines, stages and inactive notes (REFERENCE.md §11 q1, UNVERIFIED); False leaves them out.
         purge_after_days: Age of a soft deletion at which Pipedrive erases the record for good (30 days for
             deals, persons, organizations, activities, products and files); ``mutate`` applies it.
+        changelogs: Each deal's field-change history (``/v1/deals/{id}/changelog``), made up on first use.
     """
 
     seed: int
@@ -142,6 +144,7 @@ class Dataset:
     company: dict
     list_deleted: bool = False
     purge_after_days: float = 30.0
+    changelogs: DealChangelogs = field(default_factory=DealChangelogs, compare=False, repr=False)
 
 
 def scale(deals_count: int) -> dict[str, int]:

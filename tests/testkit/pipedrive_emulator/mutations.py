@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import deletes as deletions
+from .changelog import log_changes, snapshot
 from .data import Dataset
+from .deal_moves import close_deals, move_stages
 from .generators.context import DAY, GenContext, format_v1, format_v2
 from .generators.custom_fields import USER_CREATABLE_TYPES, custom_value
 from .generators.field_metadata import field_item, make_option
@@ -187,6 +189,9 @@ def mutate(
     delete: Mapping[str, int] | None = None,
     remove_line_items: int = 0,
     advance_days: float = 0,
+    stage_moves: int = 0,
+    wins: int = 0,
+    losses: int = 0,
 ) -> dict:
     """Apply one batch of changes "between runs", deterministically for a given dataset state.
 
@@ -208,18 +213,24 @@ def mutate(
             ``active_flag: false``, ``status: deleted`` or gone), disjoint from the updated ones.
         remove_line_items: Number of line items taken off live deals; the deals themselves do not change.
         advance_days: Extra days the clock moves before the changes (to reach Pipedrive's purge age).
+        stage_moves: Number of open deals moved to another stage of their pipeline (``stage_change_time``).
+        wins: Number of open deals won.
+        losses: Number of open deals lost. These three pick distinct deals no other change touched.
+
+    Every change to a deal is appended to its changelog (``/v1/deals/{id}/changelog``) at this instant.
 
     Returns:
         ``{"updated": {entity: [ids]}, "deleted": {"deals": [ids]}, "now": <v2 timestamp>}`` plus
         ``field_added`` (entity, field_code, field_name, field_type, record_ids), ``field_renamed``
         (entity, field_code, old_name, new_name) and ``option_added`` (entity, field_code, option) if asked;
         ``deleted`` also names the entities of ``delete``, ``purged`` (entity → ids erased by this call's
-        clock advance) and ``line_items_removed`` (``{"deal_products": ids, "deals": deal ids}``) when any.
+        clock advance) and ``line_items_removed`` (``{"deal_products": ids, "deals": deal ids}``) when any;
+        ``moved``/``won``/``lost`` (``{"deals": [ids]}``) when those counts are given.
     """
-    if updates < 0 or deletes < 0 or remove_line_items < 0 or advance_days < 0:
+    if min(updates, deletes, remove_line_items, advance_days, stage_moves, wins, losses) < 0:
         raise ValueError(
-            "updates, deletes, remove_line_items and advance_days must be >= 0, got "
-            f"{updates}, {deletes}, {remove_line_items} and {advance_days}"
+            "updates, deletes, remove_line_items, advance_days, stage_moves, wins and losses must be >= 0, "
+            f"got {updates}, {deletes}, {remove_line_items}, {advance_days}, {stage_moves}, {wins} and {losses}"
         )
     for entity in delete or {}:
         if entity not in deletions.STYLES:
@@ -239,6 +250,7 @@ def mutate(
     if purged:
         result["purged"] = purged
     ctx = _context(ds, rng, now)
+    before = snapshot(ds)
 
     if deletes:
         pool = _candidates(ds, "deals", set())
@@ -278,4 +290,22 @@ def mutate(
         result["option_added"] = _add_option(ctx, ds, add_option, now)
     if add_field is not None:
         result["field_added"] = _add_field(ctx, ds, add_field, now)
+    _move_deals(ds, result, now, stage_moves, wins, losses)
+    log_changes(ds, before, now)
     return result
+
+
+def _move_deals(ds: Dataset, result: dict[str, Any], now: int, moves: int, wins: int, losses: int) -> None:
+    """Stage moves, wins and losses on deals nothing else in this mutation touched (their own randomness)."""
+    touched = set(result["deleted"].get("deals", [])) | set(result["updated"].get("deals", []))
+    touched |= set(result.get("line_items_removed", {}).get("deals", []))
+    added = result.get("field_added")
+    if added is not None and added["entity"] == "deal":
+        touched |= set(added["record_ids"])
+    rng = random.Random(f"{ds.seed}:{now}:moves")
+    if moves:
+        result["moved"] = {"deals": move_stages(ds, rng, moves, touched, now)}
+    if wins:
+        result["won"] = {"deals": close_deals(ds, rng, wins, "won", touched, now)}
+    if losses:
+        result["lost"] = {"deals": close_deals(ds, rng, losses, "lost", touched, now)}

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipedrive_emulator.changelog import serve_changelog
 from pipedrive_emulator.data import FIELD_OPTIONAL_KEYS, Dataset
 from pipedrive_emulator.deletes import listed
 from pipedrive_emulator.errors import ApiError, bad_request
 from pipedrive_emulator.listindex import ListIndex
+from pipedrive_emulator.movements import serve_movement_statistics
 from pipedrive_emulator.pagination import (
     cursor_page,
     indexed_cursor_page,
@@ -475,6 +477,8 @@ _HANDLERS: dict[tuple[str, str], Callable[[Dataset, Request], dict[str, Any]]] =
     ("v1", "/currencies"): _v1_plain("currencies"),
     ("v1", "/leadFields"): _v1_fields("lead"),
     ("v1", "/noteFields"): _v1_fields("note"),
+    ("v1", "/deals/{id}/changelog"): serve_changelog,
+    ("v1", "/pipelines/{id}/movement_statistics"): serve_movement_statistics,
 }
 
 

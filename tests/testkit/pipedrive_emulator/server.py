@@ -10,12 +10,13 @@ import socket
 import struct
 import threading
 import time
+from datetime import date
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pipedrive_emulator import mutations
+from pipedrive_emulator import movements, mutations
 from pipedrive_emulator.data import Dataset, generate
 from pipedrive_emulator.errors import ApiError, error_envelope
 from pipedrive_emulator.faults import Fault, FaultInjector, FaultProfile, resolve_profile
@@ -141,6 +142,24 @@ class Emulator:
         """The field metadata of ``entity`` (``deal``, ``person``… v2 items; ``lead``, ``note`` v1 items)."""
         with self.lock:
             return copy.deepcopy(self.dataset.fields[entity])
+
+    def changelog(self, deal_id: int) -> list[dict[str, Any]]:
+        """Every change of a deal as ``/v1/deals/{id}/changelog`` lists it, oldest first (the API pages them
+        newest first)."""
+        with self.lock:
+            return [change.as_api() for change in self.dataset.changelogs.of(self.dataset, deal_id)]
+
+    def stage_visits(self, deal_id: int | None = None) -> list[dict[str, Any]]:
+        """Ground-truth stage visits of one deal or of all (see ``pipedrive_emulator.movements``)."""
+        with self.lock:
+            return movements.stage_visits(self.dataset, deal_id)
+
+    def movement_statistics(
+        self, pipeline_id: int, start_date: date, end_date: date, user_id: int | None = None
+    ) -> dict[str, Any]:
+        """What ``/v1/pipelines/{id}/movement_statistics`` answers (its ``data``), without a request."""
+        with self.lock:
+            return movements.movement_statistics(self.dataset, pipeline_id, start_date, end_date, user_id)
 
     # ----------------------------------------------------------------------------------------- controls
 

@@ -50,6 +50,8 @@ SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("v1", "/currencies"),
     ("v1", "/leadFields"),
     ("v1", "/noteFields"),
+    ("v1", "/deals/{id}/changelog"),
+    ("v1", "/pipelines/{id}/movement_statistics"),
 )
 """(api, path as written in the spec) of every GET operation the emulator serves."""
 

@@ -61,6 +61,10 @@ def deals(
         else:
             org_id = rng.choice(org_ids) if rng.random() < 0.7 else None
         stage_changed = rng.randint(added, updated) if rng.random() < 0.8 else None
+        if stage_changed is not None and closed is not None:
+            stage_changed = min(stage_changed, closed)  # a closed deal's last move came before it closed
+        if stage_changed == added:
+            stage_changed = None  # a deal that never left the stage it was created in
         value = rng.choice((0, rng.randint(100, 250_000), round(rng.uniform(10, 99_999), 2)))
         recurring = rng.random() < 0.15
         won = closed if status == "won" else None
