@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,6 +116,8 @@ def deals_stream_requests(emulator: Any) -> list[Any]:
     scans = [r for r in requests if "sort_by" not in r.params]
     assert all(r.params.get("include_fields") == "products_count" for r in scans)
     return [r for r in requests if "sort_by" in r.params]
+
+
 def loaded_history(url: str) -> Counter[tuple[Any, ...]]:
     """The rows of ``pipedrive.deal_changes``, keyed by what each change says."""
     return Counter(

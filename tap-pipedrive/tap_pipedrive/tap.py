@@ -18,8 +18,8 @@ from tap_pipedrive.client import PipedriveClient, PipedriveStream
 from tap_pipedrive.custom_fields import FieldInfo, assign_columns, build_field_map, custom_properties
 from tap_pipedrive.errors import EndpointNotInPlan, PipedriveError
 from tap_pipedrive.failures import one_line_errors, outcome_of_partial_run, read_config_files
-from tap_pipedrive.streams_currency_rates import DEFAULT_REFRESH_HOURS, DealCurrencyRatesStream
 from tap_pipedrive.history_state import MODES as DEAL_HISTORY_MODES
+from tap_pipedrive.streams_currency_rates import DEFAULT_REFRESH_HOURS, DealCurrencyRatesStream
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_deal_products import DealProductsStream
 from tap_pipedrive.streams_fields import (

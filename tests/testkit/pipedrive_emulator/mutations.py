@@ -230,7 +230,8 @@ def mutate(
     if min(updates, deletes, remove_line_items, advance_days, stage_moves, wins, losses) < 0:
         raise ValueError(
             "updates, deletes, remove_line_items, advance_days, stage_moves, wins and losses must be >= 0, "
-            f"got {updates}, {deletes}, {remove_line_items}, {advance_days}, {stage_moves}, {wins} and {losses}"
+            f"got {updates}, {deletes}, {remove_line_items}, {advance_days}, {stage_moves}, {wins} and "
+            f"{losses}"
         )
     for entity in delete or {}:
         if entity not in deletions.STYLES:
@@ -250,7 +251,7 @@ def mutate(
     if purged:
         result["purged"] = purged
     ctx = _context(ds, rng, now)
-    before = snapshot(ds)
+    deals_before = snapshot(ds)
 
     if deletes:
         pool = _candidates(ds, "deals", set())
@@ -291,7 +292,7 @@ def mutate(
     if add_field is not None:
         result["field_added"] = _add_field(ctx, ds, add_field, now)
     _move_deals(ds, result, now, stage_moves, wins, losses)
-    log_changes(ds, before, now)
+    log_changes(ds, deals_before, now)
     return result
 
 
