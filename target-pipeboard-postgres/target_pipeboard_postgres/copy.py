@@ -169,10 +169,7 @@ def _timestamptz(value: Any) -> str:
     elif isinstance(value, datetime.date):
         parsed = datetime.datetime.combine(value, datetime.time())
     elif isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise UnfitValueError(f"{value!r} is not an RFC 3339 date-time") from exc
+        parsed = parse_date_time(value)
     else:
         raise UnfitValueError(f"{value!r} is not a date-time")
     if parsed.tzinfo is None:
@@ -180,6 +177,31 @@ def _timestamptz(value: Any) -> str:
     elif isinstance(value, str) and is_utc_rfc3339(value):
         return value
     return parsed.isoformat()
+
+
+def parse_date_time(text: str) -> datetime.datetime:
+    """The date-time ``text`` is, in whole: ISO 8601 as Python reads it, or RFC 3339's lowercase ``t``/``z``.
+
+    Nothing may follow the value (``2024-01-01garbage`` is no date-time): every lane's date, date-time and
+    time values are decided here or by :func:`_date` / :func:`_time`, which read the whole text too.
+
+    Args:
+        text: The record's value.
+
+    Returns:
+        The parsed value (naive when the text has no offset).
+
+    Raises:
+        UnfitValueError: The text is not, in whole, a date-time.
+    """
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(text.upper())  # RFC 3339 allows t and z
+    except ValueError as exc:
+        raise UnfitValueError(f"{text!r} is not an RFC 3339 date-time") from exc
 
 
 def is_utc_rfc3339(text: str) -> bool:
@@ -210,7 +232,10 @@ def _date(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, str):
         try:
-            return datetime.date.fromisoformat(value[:10] if len(value) > 10 else value).isoformat()
+            if len(value) <= 10:
+                return datetime.date.fromisoformat(value).isoformat()
+            # A whole date-time is a date too (its own, local date), as Postgres reads one; nothing else is.
+            return parse_date_time(value).date().isoformat()
         except ValueError as exc:
             raise UnfitValueError(f"{value!r} is not a date") from exc
     raise UnfitValueError(f"{value!r} is not a date")
