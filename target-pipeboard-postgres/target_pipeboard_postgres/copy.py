@@ -16,28 +16,69 @@ INT64_MAX = 2**63 - 1
 
 Encoder = Callable[[Any], "str | None"]
 
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+# NUL is never in a value that gets this far (see unstorable): COPY would refuse it, loudly.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 class UnfitValueError(ValueError):
     """A value that does not fit its column type."""
 
 
-def strip_nul(value: Any) -> Any:
-    """Remove ``\\u0000`` from every string (keys included) at any depth of a JSON-like value.
+NUL = "\x00"
+
+
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Where a JSON-like value holds what PostgreSQL's text and jsonb cannot store (NUL), if anywhere.
+
+    The one place that decides it for every lane: the encoders raise with its answer, the fast lanes hand
+    any value in doubt to them.
 
     Args:
         value: A JSON-like value (dict, list, str, number, bool, None).
+        path: Where ``value`` is inside the column's value (``""``: it is the column's value).
 
     Returns:
-        The same value without NUL characters; unchanged objects are returned as they are.
+        None, or a description such as ``the key 'a\\x00' at [2]`` (for the error and the quarantine).
     """
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        return None if NUL not in value else f"the text at {path}" if path else "the text"
     if isinstance(value, dict):
-        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+        for key, item in value.items():
+            if isinstance(key, str) and NUL in key:
+                return f"the key {key!r} at {path}" if path else f"the key {key!r}"
+            if (found := unstorable(item, f"{path}.{key}" if path else str(key))) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if (found := unstorable(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _refuse(where: str) -> UnfitValueError:
+    return UnfitValueError(
+        f"{where} contains NUL (\\u0000), which PostgreSQL cannot store: the record is rejected rather "
+        "than stored changed"
+    )
+
+
+def shown(value: Any) -> Any:
+    """A copy of a JSON-like value PostgreSQL can store, for ``_pipeboard_rejects`` and error messages.
+
+    NUL becomes the six characters ``\\u0000`` (in keys too); anything else is kept.
+
+    Args:
+        value: A JSON-like value.
+
+    Returns:
+        The value, changed only where it held NUL.
+    """
+    if isinstance(value, str):
+        return value.replace(NUL, "\\u0000") if NUL in value else value
+    if isinstance(value, dict):
+        return {shown(key): shown(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [strip_nul(item) for item in value]
+        return [shown(item) for item in value]
     return value
 
 
@@ -48,17 +89,35 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """JSON text for a ``jsonb`` column: NUL-free, decimals exact, non-ASCII kept as is.
+    """JSON text for a ``jsonb`` column: decimals exact, non-ASCII kept as is.
 
     Args:
         value: Any JSON-like value.
 
     Returns:
         Compact JSON text.
+
+    Raises:
+        UnfitValueError: The value holds NUL (in a key or a string, at any depth), which jsonb cannot store.
     """
     text = _dumps(value)
-    # JSON escapes NUL as \u0000, which jsonb rejects; strip only when one is there (the rare case).
-    return _dumps(strip_nul(value)) if "\\u0000" in text else text
+    # JSON escapes NUL as \u0000 (the text of a backslash before "u0000" also has it: then there is no NUL).
+    if "\\u0000" in text and (where := unstorable(value)) is not None:
+        raise _refuse(where)
+    return text
+
+
+def to_json_shown(value: Any) -> str:
+    """JSON text of :func:`shown` ``(value)``: a record or key as ``_pipeboard_rejects`` and errors show it.
+
+    Args:
+        value: Any JSON-like value.
+
+    Returns:
+        Compact JSON text jsonb can store.
+    """
+    text = _dumps(value)
+    return _dumps(shown(value)) if "\\u0000" in text else text
 
 
 def _plain_json_refusal(value: Any) -> Any:
@@ -99,10 +158,10 @@ def _dumps(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    if type(value) is str:
-        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        if NUL in value:
+            raise _refuse("the text")
+        return str(value)
     if isinstance(value, dict | list):
         return to_json(value)
     if isinstance(value, bool):

@@ -28,7 +28,7 @@ from target_pipeboard_postgres.copy import (
     compile_encoder,
     copy_chunks,
     parse_copy_line,
-    to_json,
+    to_json_shown,
 )
 from target_pipeboard_postgres.errors import SchemaEvolutionError
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
@@ -243,7 +243,9 @@ class PostgresSink(Sink):
 
     def _record_key(self, record: dict[str, Any]) -> str:
         return (
-            to_json({prop: record.get(prop) for prop in self.key_properties}) if self.key_properties else "-"
+            to_json_shown({prop: record.get(prop) for prop in self.key_properties})
+            if self.key_properties
+            else "-"
         )
 
     def _invalid(self, record: dict[str, Any], field: str, reason: str) -> None:
@@ -317,7 +319,7 @@ class PostgresSink(Sink):
         field, reason = self._pending_reject or ("", "")
         self._pending_reject = None
         self._rejects.append(
-            (self.stream_name, self.table, self._record_key(record), field, reason, to_json(record))
+            (self.stream_name, self.table, self._record_key(record), field, reason, to_json_shown(record))
         )
 
     def _keep(self, values: tuple) -> None:

@@ -167,3 +167,83 @@ def test_a_date_with_anything_after_it_fails_the_run_naming_stream_key_and_field
         assert '{"id":7}' in error, (way, error)
         assert "'d'" in error, (way, error)
         assert "2024-01-01garbage!!" in error, (way, error)
+
+
+# --- 3. NUL (\u0000), which PostgreSQL's text and jsonb cannot store: rejected, never stripped ---
+
+NUL_SCHEMA = {
+    "id": {"type": "integer"},
+    "note": {"type": ["string", "null"]},
+    "doc": {"type": ["object", "null"]},
+    "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+    "any": {},
+}
+# id → (record values, field named, where the NUL is)
+NUL_RECORDS = {
+    1: ({"doc": {"a\u0000": 1, "a": 2}}, "doc", "the key 'a\\x00'"),
+    2: ({"note": "x\u0000y"}, "note", "the text"),
+    3: ({"doc": {"k": [{"deep\u0000": 1}]}}, "doc", "the key 'deep\\x00' at k[0]"),
+    4: ({"doc": {"k": ["v\u0000"]}}, "doc", "the text at k[0]"),
+    5: ({"tags": ["ok", "a\u0000"]}, "tags", "the text at [1]"),
+    6: ({"any": {"z": "z\u0000"}}, "any", "the text at z"),
+    7: ({"note": "tab\there\u0000", "doc": {"b\u0000": None}}, "note", "the text"),
+}
+# A backslash before "u0000" is text like any other: stored as it is.
+NUL_LOOKALIKES = {
+    20: {"note": "back\\u0000slash", "doc": {"lit\\u0000": "\\u0000"}, "tags": ["\\u0000"], "any": "\\u0000"},
+}
+
+
+def _nul_messages(singer) -> list[dict]:
+    messages = [singer.schema("docs", NUL_SCHEMA), *filler(singer, "docs", 1000)]
+    for i, (values, _, _) in NUL_RECORDS.items():
+        messages.append(singer.record("docs", {"id": i, **values}))
+        messages.append(singer.state({"after": i}))
+    for i, values in NUL_LOOKALIKES.items():
+        messages.append(singer.record("docs", {"id": i, **values}))
+    messages += [*filler(singer, "docs", 2000), singer.state({"done": True})]
+    return messages
+
+
+def _nul_contents(warehouse, run) -> tuple:
+    rows = warehouse.query(
+        f'SELECT id, note, doc, tags, "any" FROM "{warehouse.schema}".docs WHERE id < 1000 ORDER BY id'
+    )
+    quarantined = warehouse.query(
+        f'SELECT record_key, field, error, record FROM "{warehouse.schema}"._pipeboard_rejects ORDER BY id'
+    )
+    return rows, quarantined, run.states[-1]
+
+
+def test_nul_anywhere_in_a_value_quarantines_the_record_on_every_lane(warehouse, singer, monkeypatch):
+    found = load_every_way(
+        warehouse, monkeypatch, _nul_messages(singer), _nul_contents, on_invalid_record="quarantine"
+    )
+    lookalike = NUL_LOOKALIKES[20]
+    for way, (rows, quarantined, last_state) in found.items():
+        assert rows == [(20, lookalike["note"], lookalike["doc"], lookalike["tags"], lookalike["any"])], way
+        assert [(key, field) for key, field, _, _ in quarantined] == [
+            (f'{{"id":{i}}}', field) for i, (_, field, _) in NUL_RECORDS.items()
+        ], way
+        for (_, _, error, record), (i, (values, _, where)) in zip(
+            quarantined, NUL_RECORDS.items(), strict=True
+        ):
+            assert error.startswith(f"{where} contains NUL"), (way, error)
+            # The quarantined copy shows each NUL as the text \u0000 (jsonb cannot hold the character).
+            shown = json.loads(json.dumps({"id": i, **values}).replace("\\u0000", "\\\\u0000"))
+            assert {key: record[key] for key in shown} == shown, way
+        assert last_state == {"done": True}, way
+
+
+def test_nul_in_a_nested_key_fails_the_run_naming_stream_key_and_field(warehouse, singer, monkeypatch):
+    messages = [
+        singer.schema("docs", NUL_SCHEMA),
+        *filler(singer, "docs", 1000),
+        singer.record("docs", {"id": 3, "doc": {"k": [{"deep\u0000": 1}]}}),
+        *filler(singer, "docs", 2000),
+    ]
+    for way, error in fail_every_way(warehouse, monkeypatch, messages).items():
+        assert "Stream 'docs'" in error, (way, error)
+        assert '{"id":3}' in error, (way, error)
+        assert "field 'doc'" in error, (way, error)
+        assert "the key 'deep\\x00' at k[0] contains NUL" in error, (way, error)

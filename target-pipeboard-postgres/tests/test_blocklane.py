@@ -213,7 +213,7 @@ MIX_PROPERTIES = {
 }
 MIX_CHANGES = [
     {},
-    {"title": "tab\tand \\ backslash", "extra": {"k\u0000": "nul"}},
+    {"title": "tab\tand \\ backslash", "extra": {"k\\u0000": "no nul: a backslash"}},
     {"value": 2**70, "at": "2024-03-01T10:00:00+05:30"},
     {"title": 5},  # does not fit: quarantined
     {"at": "2024-02-30T00:00:00Z"},  # no such day: quarantined
