@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import copy
 import decimal
@@ -56,6 +57,8 @@ KEYLESS_UPSERT_POLICIES = ("warn", "fail")
 # Input read before encoder processes start: a small load never pays for one.
 ENCODER_START_BYTES = 8 << 20
 MAX_ENCODER_PROCESSES = 16
+# A stream a STATE waits on is drained once this many records of other streams came after its last one.
+IDLE_AFTER_RECORDS = 1000
 DEFAULT_SCHEMA = "pipedrive"
 """The default schema: the one the transform reads (its default source schema) and the demo shows."""
 SETTING_RANGES: dict[str, tuple[int | None, int | None]] = {
@@ -344,6 +347,13 @@ class TargetPipeboardPostgres(Target):
         self.metrics = TargetMetrics(self.config.get("pushgateway_url"))
         self._loader: Loader | None = None
         self._emitted_state: dict | None = None
+        # STATE messages not written yet, oldest first, each with what must be drained before it: (sink,
+        # records the sink had read when the STATE came) for every sink then holding records not yet drained.
+        self._states_waiting: collections.deque[tuple[dict, list[tuple[Sink, int]]]] = collections.deque()
+        self._states_handed = 0  # STATE messages waiting for the batch in flight to commit
+        # id(sink) → (its records read, the target's records read) when a STATE last saw its count change.
+        self._records_at_state: dict[int, tuple[int, int]] = {}
+        # Whether a STATE waits for a drain, or for a commit (records then check on the loader).
         self._state_pending = False
         self._fast_handlers: dict[str, FastHandler | None] = {}
         self._fast_count_flushes: list[Callable[[], None]] = []
@@ -654,15 +664,48 @@ class TargetPipeboardPostgres(Target):
         self._fast_count_flushes = []
         self._fast_handlers = {}
 
-    # --- STATE: written only when every record received before it is committed ---
+    # --- STATE: written as soon as every record received before it is committed, never before ---
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
         if self._state_held:  # written once the overwrite's swap is committed
             return
-        self._state_pending = self._latest_state != self._emitted_state
-        self._emit_state_if_committed()
+        state = self._latest_state
+        last = self._states_waiting[-1][0] if self._states_waiting else self._emitted_state
+        if not state or state == last:
+            return
+        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
+        # Records read before this STATE and not yet drained: it waits for the batches that will hold them.
+        needs = [(sink, sink._total_records_read) for sink in sinks if sink.current_size]
+        self._states_waiting.append((copy.deepcopy(state), needs))
+        self._state_pending = True
+        self._drain_idle(sinks)
+        self._emit_states_drained()
+
+    def _drain_idle(self, sinks: list[Sink]) -> None:
+        """Drain the sinks a STATE waits on whose streams have gone quiet (a tap reading one stream after
+        another): their last records would otherwise hold every later STATE back until the input ends.
+
+        A stream is quiet when the target read ``IDLE_AFTER_RECORDS`` records of other streams since, as
+        seen from one STATE to the next; so a quiet stream costs one small batch, and streams read together
+        (deals and their products) never drain each other early.
+        """
+        seen = self._records_at_state
+        read = sum(sink._total_records_read for sink in sinks)
+        needs = {id(sink) for sink, _ in self._states_waiting[0][1]} if self._states_waiting else set()
+        for sink in sinks:
+            total = sink._total_records_read
+            last_total, quiet_since = seen.get(id(sink), (-1, read))
+            if total != last_total:
+                seen[id(sink)] = (total, read)
+            elif id(sink) in needs and sink.current_size and read - quiet_since >= IDLE_AFTER_RECORDS:
+                self.logger.info(
+                    "Stream %r has gone quiet: draining its %d records so that STATE can follow",
+                    sink.stream_name,
+                    sink.current_size,
+                )
+                self.drain_one(sink)
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
@@ -671,29 +714,46 @@ class TargetPipeboardPostgres(Target):
 
     def _after_record(self) -> None:
         if self._loader is not None:
-            self._loader.poll()
-        if self._state_pending:
-            self._emit_state_if_committed()
-
-    def _emit_state_if_committed(self) -> None:
-        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
-        if self._latest_state and all(sink.current_size == 0 for sink in sinks):
-            state = copy.deepcopy(self._latest_state)
-            self._state_pending = False
-            if self._loader is None:
-                self._write_state_message(state)
-            else:  # every record before it is committed or in the batch in flight
-                self._loader.after_commit(lambda: self._write_state_message(state))
+            self._loader.poll()  # a committed batch's STATE is written here
 
     @override
-    def _write_state_message(self, state: dict) -> None:
+    def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]
+        super().drain_one(sink)
+        if self._states_waiting:
+            self._emit_states_drained()
+
+    def _emit_states_drained(self) -> None:
+        """Hand the latest STATE whose records are all drained to the loader: written once they commit.
+
+        A STATE's needs only grow with its place in the input, so the waiting ones are ready oldest first;
+        of those ready at once only the latest is written (it covers the others).
+        """
+        ready = None
+        waiting = self._states_waiting
+        while waiting and all(
+            sink._total_records_read - sink.current_size >= read for sink, read in waiting[0][1]
+        ):
+            ready = waiting.popleft()[0]
+        if ready is None:
+            return
+        if self._loader is None:
+            self._write_state_message(ready)
+        else:  # every record before it is committed or in the batch in flight
+            self._states_handed += 1
+            self._loader.after_commit(lambda: self._write_state_message(ready, handed=True))
+
+    @override
+    def _write_state_message(self, state: dict, *, handed: bool = False) -> None:
         if self._loader is not None:
             self._loader.wait()
+        self._states_handed -= handed
+        if state == self._latest_state:  # e.g. the end of the input: every record is committed
+            self._states_waiting.clear()
+        self._state_pending = bool(self._states_waiting) or self._states_handed > 0
         if state == self._emitted_state or self._state_held:
             return
         super()._write_state_message(state)
         self._emitted_state = state
-        self._state_pending = self._latest_state != state
 
     @override
     def process_endofpipe(self) -> None:
