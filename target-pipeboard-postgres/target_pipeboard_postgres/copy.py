@@ -41,11 +41,12 @@ def unstorable(value: Any, path: str = "") -> str | None:
         None, or a description such as ``the key 'a\\x00' at [2]`` (for the error and the quarantine).
     """
     if isinstance(value, str):
-        return None if NUL not in value else f"the text at {path}" if path else "the text"
+        what = _unstorable_text(value)
+        return None if what is None else f"the text at {path} {what}" if path else f"the text {what}"
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and NUL in key:
-                return f"the key {key!r} at {path}" if path else f"the key {key!r}"
+            if isinstance(key, str) and (what := _unstorable_text(key)) is not None:
+                return f"the key {key!r} at {path} {what}" if path else f"the key {key!r} {what}"
             if (found := unstorable(item, f"{path}.{key}" if path else str(key))) is not None:
                 return found
     elif isinstance(value, list | tuple):
@@ -55,17 +56,29 @@ def unstorable(value: Any, path: str = "") -> str | None:
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable_text(text: str) -> str | None:
+    """What in a string PostgreSQL cannot store: NUL, or a lone surrogate (JSON's ``\\ud800`` escape)."""
+    if NUL in text:
+        return "contains NUL (\\u0000)"
+    if not text.isascii() and (found := _SURROGATE.search(text)) is not None:
+        return f"holds a lone surrogate (\\u{ord(found.group()):04x})"
+    return None
+
+
 def _refuse(where: str) -> UnfitValueError:
     return UnfitValueError(
-        f"{where} contains NUL (\\u0000), which PostgreSQL cannot store: the record is rejected rather "
-        "than stored changed"
+        f"{where}, which PostgreSQL cannot store: the record is rejected rather than stored changed"
     )
 
 
 def shown(value: Any) -> Any:
     """A copy of a JSON-like value PostgreSQL can store, for ``_pipeboard_rejects`` and error messages.
 
-    NUL becomes the six characters ``\\u0000`` (in keys too); anything else is kept.
+    NUL and lone surrogates become the six characters of their escape (``\\u0000``, ``\\ud800``), in keys
+    too; anything else is kept.
 
     Args:
         value: A JSON-like value.
@@ -74,7 +87,11 @@ def shown(value: Any) -> Any:
         The value, changed only where it held NUL.
     """
     if isinstance(value, str):
-        return value.replace(NUL, "\\u0000") if NUL in value else value
+        if NUL in value:
+            value = value.replace(NUL, "\\u0000")
+        if not value.isascii() and _SURROGATE.search(value):
+            value = _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", value)
+        return value
     if isinstance(value, dict):
         return {shown(key): shown(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -117,7 +134,7 @@ def to_json_shown(value: Any) -> str:
         Compact JSON text jsonb can store.
     """
     text = _dumps(value)
-    return _dumps(shown(value)) if "\\u0000" in text else text
+    return _dumps(shown(value)) if "\\u0000" in text or not text.isascii() else text
 
 
 def _plain_json_refusal(value: Any) -> Any:
@@ -160,7 +177,7 @@ def _dumps(value: Any) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         if NUL in value:
-            raise _refuse("the text")
+            raise _refuse("the text contains NUL (\\u0000)")
         return str(value)
     if isinstance(value, dict | list):
         return to_json(value)

@@ -94,6 +94,15 @@ _UNCLEAN_ESCAPE = re.compile(rb"\\(?:[^u]|u00[01]|u005)")
 _ESCAPES_LOOKED_AT = 16
 
 
+def valid_utf8(line: bytes) -> bool:
+    """Whether a line is valid UTF-8 (raw surrogates are not): else the reader's parser says what is wrong."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def clean_line(line: bytes) -> bool:
     """Whether every string a JSON line decodes to goes into COPY text as it is (nothing to escape, no NUL).
 
@@ -285,6 +294,7 @@ def _compile_readers(
             "MAX": INT64_MAX,
             "NULL": "\\N",
             "CLEAN": clean_line,
+            "UTF8": valid_utf8,
             "ESCAPE": COPY_ESCAPES,
             "BS": "\\",
             "TAB": "\t",
@@ -480,6 +490,9 @@ def _compile_readers(
         "    except Exception:",
         "        return None",
         "def read_line(env, line):",
+        # msgspec does not check the UTF-8 of what it skips (properties not in the schema): the reader does.
+        "    if not line.isascii() and not UTF8(line):",
+        "        return None",
         "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
         "        row = read(env)",
         *(f"        if row is None or row[{i}] is None:\n            return None" for i in keys),
@@ -491,6 +504,8 @@ def _compile_readers(
     if stream is not None:
         lines += [
             "def read_message(line):",
+            "    if not line.isascii() and not UTF8(line):",
+            "        return None",
             "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
             "        return None",
             "    try:",

@@ -6,7 +6,6 @@ import codecs
 import collections
 import contextlib
 import copy
-import decimal
 import gc
 import io
 import os
@@ -27,11 +26,15 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_pipeboard_postgres import sql as q
+from target_pipeboard_postgres.badlines import TOO_DEEP, UnreadableLine, line_bytes, parse_line, stream_named
 from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
+from target_pipeboard_postgres.copy import to_json_shown
 from target_pipeboard_postgres.errors import (
     KeylessUpsertError,
     PipeboardError,
     SetupError,
+    UnreadableInputError,
     describe_permission_error,
     one_line,
     one_line_errors,
@@ -95,8 +98,6 @@ class FastSingerReader(SingerReader):
     invalid lines).
     """
 
-    _decode = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
-
     def __init__(self) -> None:
         """Start with no fast lane (the target sets ``fast_handler`` and ``lane_target``)."""
         super().__init__()
@@ -105,6 +106,11 @@ class FastSingerReader(SingerReader):
         self._stats: dict[str, int] = defaultdict(int)
         self._callbacks: dict[str, t.Callable[[dict], None]] = {}
         self._fast_records = 0
+        # What to do with a line that is not a message (the target quarantines it or fails); None: raise.
+        self.on_unreadable: Callable[[bytes | str, UnreadableLine, tuple[int, int]], None] | None = None
+        # (line number, byte offset in the input) of the line being handled.
+        self.position: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        self.blank_lines = 0
 
     @property
     def default_input(self) -> t.IO:  # type: ignore[override]
@@ -113,11 +119,7 @@ class FastSingerReader(SingerReader):
 
     @override
     def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
-        try:
-            return self._decode(line)
-        except msgspec.DecodeError:
-            pass
-        return super().deserialize_json(line)  # type: ignore[arg-type]
+        return parse_line(line)
 
     @override
     def process_lines(
@@ -130,12 +132,17 @@ class FastSingerReader(SingerReader):
         binary = _binary_source(source)
         if self.fast_handler is not None and self.lane_target is not None and binary is not None:
             lane = self.lane_target.block_lane(self.process_line)
+            self.position = lane.position
             lane.run(self.lane_target.interruptible(binary))
             self._fast_records += lane.records_taken
         else:
             process_line = self.process_line
+            number = offset = 0
+            self.position = lambda: (number, offset)
             for line in source:
+                number += 1
                 process_line(line)
+                offset += len(line) if type(line) is bytes else len(line.encode("utf-8", "surrogatepass"))
         if self._fast_records:
             self._stats[SingerMessageType.RECORD] += self._fast_records
         return t.Counter(**self._stats)
@@ -147,11 +154,14 @@ class FastSingerReader(SingerReader):
             line: One Singer message.
         """
         self._current_message = line
+        if line[:1] in _BLANK_STARTS and not line.strip():  # not a message: nothing to load or lose
+            self.blank_lines += 1
+            return
         lookup = self.fast_handler
         if lookup is not None:
             try:
                 envelope = decode_envelope(line)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 envelope = None
             if (
                 envelope is not None
@@ -161,14 +171,28 @@ class FastSingerReader(SingerReader):
             ):
                 self._fast_records += 1
                 return
-        message = self.deserialize_json(line)
-        self.assert_line_requires(message, requires={"type"})
-        message_type = message["type"]
-        if callback := self._callbacks.get(message_type):
-            callback(message)
-        else:
-            self._process_unknown_message(message)
+        try:
+            message = self.deserialize_json(line)
+            message_type = message["type"]
+            if callback := self._callbacks.get(message_type):
+                callback(message)
+            else:
+                self._process_unknown_message(message)
+        except UnreadableLine as problem:
+            self._unreadable(line, problem)
+            return
+        except RecursionError:  # read, but too deep for what follows (validation, JSON text)
+            self._unreadable(line, UnreadableLine(TOO_DEEP))
+            return
         self._stats[message_type] += 1
+
+    def _unreadable(self, line: bytes | str, problem: UnreadableLine) -> None:
+        if self.on_unreadable is None:
+            raise problem
+        self.on_unreadable(line, problem, self.position())
+
+
+_BLANK_STARTS = frozenset({b"", b" ", b"\t", b"\r", b"\n", "", " ", "\t", "\r", "\n"})
 
 
 def _usable_cpus() -> int:
@@ -369,6 +393,7 @@ class TargetPipeboardPostgres(Target):
         if isinstance(self.message_reader, FastSingerReader):
             self.message_reader.fast_handler = self._fast_handler
             self.message_reader.lane_target = self
+            self.message_reader.on_unreadable = self._unreadable_line
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -474,6 +499,57 @@ class TargetPipeboardPostgres(Target):
             self.logger.warning(
                 "%s. To fix it, %s; on_keyless_upsert=fail refuses such streams", problem, remedy
             )
+
+    def _unreadable_line(self, line: bytes | str, problem: UnreadableLine, position: tuple[int, int]) -> None:
+        """A line that is not a message: quarantined (raw, with its number) or the run fails naming it.
+
+        Args:
+            line: The line as read.
+            problem: What is wrong with it (and the message, when it is JSON).
+            position: The line's number and the byte offset of its start in the input.
+
+        Raises:
+            UnreadableInputError: Under ``on_invalid_record: fail``.
+        """
+        number, offset = position
+        message = problem.message or {}
+        stream = message.get("stream") if isinstance(message.get("stream"), str) else stream_named(line)
+        sink = self._sinks_active.get(stream) if stream is not None else None
+        record = message.get("record") if isinstance(message.get("record"), dict) else None
+        key = sink._record_key(record) if isinstance(sink, PostgresSink) and record is not None else None
+        at = offset + (problem.position or 0)
+        where = f"input line {number} (byte {at} of the input)"
+        about = f"Stream {stream!r}: " if stream is not None else ""
+        if problem.field is not None:  # JSON, but a value no text can hold
+            error = f"{about}record with key {key} on {where} does not fit at field {problem.field!r}: "
+            error += problem.reason
+        else:
+            error = f"{about}{where} {problem.reason}"
+        if self.config.get("on_invalid_record", "fail") != "quarantine":
+            raise UnreadableInputError(
+                f"{error} — fix the tap's output, or set on_invalid_record: quarantine to keep such lines in "
+                "_pipeboard_rejects and load the rest"
+            )
+        loader = self.loader
+        table = sink.table if isinstance(sink, PostgresSink) else ""
+        row = (
+            stream or "",
+            table,
+            key,
+            problem.field,
+            error,
+            None if record is None else to_json_shown(record),
+            number,
+            line_bytes(line),
+        )
+
+        def quarantine() -> None:
+            with loader.connector.conn.cursor() as cur:
+                q.execute(cur, q.insert_line_reject(loader.schema), row)
+
+        loader.call(lambda: loader.transact(f"Quarantining {where}", quarantine))
+        loader.metrics.rejects.labels(table=table).inc()
+        self.logger.warning("%s: quarantined in %s._pipeboard_rejects", error, loader.schema)
 
     def shadow_started(self, stream: str, table: str, shadow: str) -> None:
         """Note an overwrite's shadow table, committed with its first batch (swapped in at the end).
@@ -760,6 +836,9 @@ class TargetPipeboardPostgres(Target):
         self._forget_fast_handlers()
         super().process_endofpipe()
         self.logger.info("%d records took the fast lane (the others the SDK's path)", self.fast_lane_records)
+        blank = getattr(self.message_reader, "blank_lines", 0)
+        if blank:
+            self.logger.info("Skipped %d blank input lines (no message in them)", blank)
         if self.block_lane_used is not None:
             lane = self.block_lane_used
             self.logger.info(

@@ -1,6 +1,6 @@
 """Bad input through every lane that turns a record into a row, and both load paths: nothing changed silently.
 
-Each case is loaded the SDK's way (text input, no fast lane), through the per-line fast lane (text input),
+Each case is loaded the SDK's way (no fast lane), through the per-line fast lane (both reading line by line),
 through the block lane encoding every block in this process, and through the block lane with an encoder
 process; each of them once with multi-row INSERTs (batches below ``staging_threshold``) and once with staging
 COPY. Every one of the eight loads must leave the same tables, rejects and STATE — the expected ones.
@@ -8,25 +8,58 @@ COPY. Every one of the eight loads must leave the same tables, rejects and STATE
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from target_pipeboard_postgres import blocklane
 from target_pipeboard_postgres import target as target_module
+from target_pipeboard_postgres.blocklane import BlockLane
+from target_pipeboard_postgres.errors import UnreadableInputError
 from target_pipeboard_postgres.sinks import RecordRejectedError
+from target_pipeboard_postgres.target import TargetPipeboardPostgres
 
-# lane → how Warehouse.load runs it
+# lane → target settings
 LANES: dict[str, dict[str, Any]] = {
-    "sdk": {"fast_lane": False, "text_input": True},
-    "per-line": {"text_input": True},
-    "block": {"encoder_processes": 0},
-    "encoder": {"encoder_processes": 1},
+    "sdk": {},  # every line the SDK's way (no fast lane), read line by line
+    "per-line": {},  # each RECORD line through the per-record fast lane, read line by line
+    "block": {"encoder_processes": 0},  # the block lane, every block encoded in this process
+    "encoder": {"encoder_processes": 1},  # the block lane, blocks encoded in an encoder process
 }
 # How a run fails on bad input under on_invalid_record: fail.
-FAILURES = (RecordRejectedError,)
+FAILURES = (RecordRejectedError, UnreadableInputError)
 # load path → staging_threshold
 LOAD_PATHS = {"insert": 1_000_000, "copy": 1}
+
+
+@dataclass
+class Run:
+    states: list[dict]
+    fast_lane_records: int
+    block_lane: BlockLane | None
+
+
+def as_bytes(messages: list[dict | bytes]) -> bytes:
+    """Messages as input lines (bytes are lines already, kept byte for byte)."""
+    return b"".join(m if isinstance(m, bytes) else json.dumps(m).encode() + b"\n" for m in messages)
+
+
+def run_lane(warehouse, data: bytes, lane: str, **settings: Any) -> Run:
+    """Run the target in-process on ``data`` through one lane (bytes in, as standard input gives them)."""
+    target = TargetPipeboardPostgres(config=warehouse.config(**LANES[lane], **settings), validate_config=True)
+    source: Any = io.BytesIO(data)
+    if lane == "sdk":
+        target.message_reader.fast_handler = None
+    elif lane == "per-line":  # an iterable of lines, not a binary file: read line by line
+        source = iter(data.splitlines(keepends=True))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        target.listen(source)
+    states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    return Run(states, target.fast_lane_records, target.block_lane_used)
 
 
 def _fresh(warehouse) -> None:
@@ -42,11 +75,12 @@ def load_every_way(warehouse, monkeypatch, messages: list, read, **settings: Any
     # Small blocks and encoder processes from the first byte: blocks really go to the encoder process.
     monkeypatch.setattr(blocklane, "BLOCK_BYTES", 2048)
     monkeypatch.setattr(target_module, "ENCODER_START_BYTES", 0)
+    data = as_bytes(messages)
     found = {}
-    for lane, how in LANES.items():
+    for lane in LANES:
         for path, threshold in LOAD_PATHS.items():
             _fresh(warehouse)
-            run = warehouse.load(messages, staging_threshold=threshold, **how, **settings)
+            run = run_lane(warehouse, data, lane, staging_threshold=threshold, **settings)
             if lane == "encoder":
                 assert run.block_lane is not None
                 assert run.block_lane.encoded_elsewhere > 0
@@ -60,12 +94,13 @@ def fail_every_way(warehouse, monkeypatch, messages: list, **settings: Any) -> d
     """Load ``messages`` each way under ``on_invalid_record: fail``: each way's error text."""
     monkeypatch.setattr(blocklane, "BLOCK_BYTES", 2048)
     monkeypatch.setattr(target_module, "ENCODER_START_BYTES", 0)
+    data = as_bytes(messages)
     found = {}
-    for lane, how in LANES.items():
+    for lane in LANES:
         for path, threshold in LOAD_PATHS.items():
             _fresh(warehouse)
             with pytest.raises(FAILURES) as caught:
-                warehouse.load(messages, staging_threshold=threshold, **how, **settings)
+                run_lane(warehouse, data, lane, staging_threshold=threshold, **settings)
             found[f"{lane}/{path}"] = str(caught.value)
     return found
 
@@ -247,3 +282,183 @@ def test_nul_in_a_nested_key_fails_the_run_naming_stream_key_and_field(warehouse
         assert '{"id":3}' in error, (way, error)
         assert "field 'doc'" in error, (way, error)
         assert "the key 'deep\\x00' at k[0] contains NUL" in error, (way, error)
+
+
+# --- 10. lines that are not messages the target can read: quarantined raw, or named by line and byte ---
+
+LINE_SCHEMA = {
+    "id": {"type": "integer"},
+    "note": {"type": ["string", "null"]},
+    "doc": {"type": ["object", "null"]},
+}
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+def _record_line(record: bytes) -> bytes:
+    return b'{"type": "RECORD", "stream": "lines", "record": ' + record + b"}\n"
+
+
+# kind → (line, stream it names, record key, field, words of the error)
+BAD_LINES: dict[str, tuple[bytes, str, str | None, str | None, str]] = {
+    "invalid UTF-8": (
+        _record_line(b'{"id": 1, "note": "a\xffb"}'),
+        "lines",
+        None,
+        None,
+        "is not valid UTF-8",
+    ),
+    "raw surrogate": (
+        _record_line(b'{"id": 2, "note": "a\xed\xa0\x80b"}'),
+        "lines",
+        None,
+        None,
+        "is not valid UTF-8",
+    ),
+    "invalid UTF-8 in a property not in the schema": (
+        _record_line(b'{"id": 7, "other": "a\xc3("}'),
+        "lines",
+        None,
+        None,
+        "is not valid UTF-8",
+    ),
+    "lone surrogate in a property not in the schema": (
+        _record_line(b'{"id": 8, "other": ["\\udfff"]}'),
+        "lines",
+        '{"id":8}',
+        "other",
+        "the text at [0] holds a lone surrogate (\\udfff)",
+    ),
+    "lone surrogate escape": (
+        _record_line(b'{"id": 3, "note": "a\\ud800b"}'),
+        "lines",
+        '{"id":3}',
+        "note",
+        "the text holds a lone surrogate (\\ud800)",
+    ),
+    "lone surrogate in a nested key": (
+        _record_line(b'{"id": 4, "doc": {"ok": {"k\\udc00": 1}}}'),
+        "lines",
+        '{"id":4}',
+        "doc",
+        "the key 'k\\udc00' at ok holds a lone surrogate (\\udc00)",
+    ),
+    "5,000-deep array": (
+        _record_line(b'{"id": 6, "doc": {"a": ' + DEEP + b"}}"),
+        "lines",
+        None,
+        None,
+        "nested too deeply",
+    ),
+    "not JSON": (b"Traceback (most recent call last): oops\n", "", None, None, "is not JSON"),
+}
+
+
+def _lines_input(singer) -> tuple[bytes, dict[str, int]]:
+    """The bad lines among good ones, STATE, a surrogate pair (an emoji: fine) and blank lines."""
+    messages: list = [singer.schema("lines", LINE_SCHEMA), *filler(singer, "lines", 1000)]
+    for i, (line, *_) in enumerate(BAD_LINES.values()):
+        messages += [line, singer.state({"after": i})]
+    messages += [
+        _record_line(b'{"id": 5, "note": "\\ud83d\\ude00 pair"}'),
+        b"\n",
+        b"   \r\n",
+        *filler(singer, "lines", 2000),
+        singer.state({"done": True}),
+    ]
+    data = as_bytes(messages)
+    numbers = {
+        kind: data.split(b"\n").index(line.rstrip(b"\n")) + 1 for kind, (line, *_) in BAD_LINES.items()
+    }
+    return data, numbers
+
+
+def _lines_contents(warehouse, run) -> tuple:
+    rows = warehouse.query(f'SELECT id, note FROM "{warehouse.schema}".lines WHERE id < 1000 ORDER BY id')
+    quarantined = warehouse.query(
+        f"SELECT stream, table_name, record_key, field, error, line_number, raw_line, record "
+        f'FROM "{warehouse.schema}"._pipeboard_rejects ORDER BY line_number'
+    )
+    count = warehouse.query(f'SELECT count(*) FROM "{warehouse.schema}".lines')[0][0]
+    return rows, quarantined, count, run.states[-1]
+
+
+def test_unreadable_lines_are_quarantined_raw_with_their_line_and_the_rest_loads(
+    warehouse, singer, monkeypatch
+):
+    data, numbers = _lines_input(singer)
+    monkeypatch.setattr(blocklane, "BLOCK_BYTES", 2048)
+    monkeypatch.setattr(target_module, "ENCODER_START_BYTES", 0)
+    found = {}
+    for lane in LANES:
+        for path, threshold in LOAD_PATHS.items():
+            _fresh(warehouse)
+            run = run_lane(warehouse, data, lane, staging_threshold=threshold, on_invalid_record="quarantine")
+            found[f"{lane}/{path}"] = _lines_contents(warehouse, run)
+    for way, (rows, quarantined, count, last_state) in found.items():
+        assert rows == [(5, "\U0001f600 pair")], way
+        assert count == 1 + 2 * 60, way  # the emoji record and every filler: blank lines are skipped
+        assert last_state == {"done": True}, way
+        assert len(quarantined) == len(BAD_LINES), (way, quarantined)
+        for kind, reject in zip(BAD_LINES, quarantined, strict=True):
+            line, stream, key, field, words = BAD_LINES[kind]
+            assert reject[:4] == (stream, "lines" if stream else "", key, field), (way, kind, reject[:4])
+            assert words in reject[4], (way, kind, reject[4])
+            assert f"input line {numbers[kind]} " in reject[4], (way, kind, reject[4])
+            assert reject[5] == numbers[kind], (way, kind)
+            assert bytes(reject[6]) == line.rstrip(b"\n"), (way, kind)  # the line, raw
+        # A record that is JSON keeps its key and values in the quarantine (the surrogate as its escape).
+        assert quarantined[4][7] == {"id": 3, "note": "a\\ud800b"}, way
+
+
+@pytest.mark.parametrize("kind", list(BAD_LINES))
+def test_an_unreadable_line_fails_the_run_naming_stream_line_and_byte(warehouse, singer, monkeypatch, kind):
+    line, stream, key, field, words = BAD_LINES[kind]
+    head = as_bytes([singer.schema("lines", LINE_SCHEMA), *filler(singer, "lines", 1000)])
+    messages = [head, line, *filler(singer, "lines", 2000)]
+    number = head.count(b"\n") + 1
+    # Where in the line the problem is (none for the depth).
+    starts = {
+        "invalid UTF-8": b"\xff",
+        "invalid UTF-8 in a property not in the schema": b"\xc3",
+        "lone surrogate in a property not in the schema": b"\\udfff",
+        "raw surrogate": b"\xed",
+        "lone surrogate escape": b"\\ud800",
+        "lone surrogate in a nested key": b"\\udc00",
+        "not JSON": b"T",
+    }
+    position = line.index(starts[kind]) if kind in starts else None
+    for way, error in fail_every_way(warehouse, monkeypatch, messages).items():
+        assert error.startswith(f"Stream {stream!r}: " if stream else "input line"), (way, error)
+        assert f"input line {number} " in error, (way, error)
+        if position is not None:
+            assert f"(byte {len(head) + position} of the input)" in error, (way, error)
+        assert words in error, (way, error)
+        if key is not None:
+            assert f"record with key {key}" in error, (way, error)
+            assert f"field {field!r}" in error, (way, error)
+        assert "on_invalid_record: quarantine" in error, (way, error)
+
+
+def test_blank_lines_are_skipped_under_fail_too(warehouse, singer, monkeypatch):
+    messages = [singer.schema("lines", LINE_SCHEMA), b"\n", *filler(singer, "lines", 1000), b" \t\r\n", b"\n"]
+    messages += [*filler(singer, "lines", 2000), b"\n", singer.state({"done": True})]
+
+    def read(warehouse, run) -> tuple:
+        return warehouse.query(f'SELECT count(*) FROM "{warehouse.schema}".lines')[0][0], run.states
+
+    for way, (count, states) in load_every_way(warehouse, monkeypatch, messages, read).items():
+        assert (count, states) == (120, [{"done": True}]), way
+
+
+def test_a_rejects_table_made_by_an_earlier_version_gets_the_line_columns(warehouse, singer):
+    schema = warehouse.schema
+    warehouse.query(
+        f'CREATE SCHEMA "{schema}"; CREATE TABLE "{schema}"._pipeboard_rejects (id bigserial PRIMARY KEY, '
+        "stream text NOT NULL, table_name text NOT NULL, record_key text, field text, error text NOT NULL, "
+        "record jsonb, rejected_at timestamptz NOT NULL DEFAULT now()); SELECT 1"
+    )
+    data = as_bytes([singer.schema("lines", LINE_SCHEMA), b"not a message\n", *filler(singer, "lines", 0, 3)])
+    run_lane(warehouse, data, "block", on_invalid_record="quarantine")
+    assert warehouse.query(f'SELECT line_number, raw_line::text FROM "{schema}"._pipeboard_rejects') == [
+        (2, "\\x6e6f742061206d657373616765")
+    ]

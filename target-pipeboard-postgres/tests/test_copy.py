@@ -23,12 +23,16 @@ from target_pipeboard_postgres.copy import (
 )
 
 
-def test_unstorable_finds_nul_in_strings_and_keys_at_any_depth():
-    assert unstorable({"a": ["x", {"deep": "yz", "n": 1}], "ok": None}) is None
-    assert unstorable({"a": ["x", {"deep": "y\x00z", "n": 1}]}) == "the text at a[1].deep"
-    assert unstorable({"a": [{"k\x00": 1}]}) == "the key 'k\\x00' at a[0]"
-    assert unstorable({"a\x00b": 1, "ab": 2}) == "the key 'a\\x00b'"
-    assert unstorable("x\x00") == "the text"
+def test_unstorable_finds_nul_and_lone_surrogates_in_strings_and_keys_at_any_depth():
+    assert unstorable({"a": ["x", {"deep": "yz", "n": 1}], "ok": None, "pair": "\U0001f600"}) is None
+    assert (
+        unstorable({"a": ["x", {"deep": "y\x00z", "n": 1}]}) == "the text at a[1].deep contains NUL (\\u0000)"
+    )
+    assert unstorable({"a": [{"k\x00": 1}]}) == "the key 'k\\x00' at a[0] contains NUL (\\u0000)"
+    assert unstorable({"a\x00b": 1, "ab": 2}) == "the key 'a\\x00b' contains NUL (\\u0000)"
+    assert unstorable("x\x00") == "the text contains NUL (\\u0000)"
+    assert unstorable(["\ud800"]) == "the text at [0] holds a lone surrogate (\\ud800)"
+    assert shown({"k\udc00": "\ud800"}) == {"k\\udc00": "\\ud800"}
 
 
 def test_nul_is_refused_never_stripped_and_shown_as_text_in_quarantine():
