@@ -417,17 +417,23 @@ def _compile_readers(
     try:
         record_type = msgspec.defstruct("PipeboardRecord", fields, kw_only=True, rename=rename)
         namespace["DECODE"] = msgspec.json.Decoder(record_type).decode
-        # The envelope's fields as Envelope declares them, the record decoded in the same pass.
+        # The envelope's fields as Envelope declares them, the record decoded in the same pass. msgspec does
+        # not check the UTF-8 of what it skips: this pass skips nothing (a line with any other key is read by
+        # ``read_line``, which checks the whole line's UTF-8 itself).
+        strict_record = msgspec.defstruct(
+            "PipeboardRecord", fields, kw_only=True, rename=rename, forbid_unknown_fields=True
+        )
         message_type = msgspec.defstruct(
             "PipeboardRecordMessage",
             [
                 ("type", str),
                 ("stream", str),
-                ("record", record_type),
+                ("record", strict_record),
                 ("time_extracted", str | None, None),
                 ("version", int | None, None),
             ],
             kw_only=True,
+            forbid_unknown_fields=True,
         )
         namespace["DECODE_MESSAGE"] = msgspec.json.Decoder(message_type).decode
     except (ValueError, TypeError):  # e.g. a property name msgspec cannot match (quotes, backslashes)
@@ -490,7 +496,8 @@ def _compile_readers(
         "    except Exception:",
         "        return None",
         "def read_line(env, line):",
-        # msgspec does not check the UTF-8 of what it skips (properties not in the schema): the reader does.
+        # msgspec does not check the UTF-8 of what it skips (keys and properties it does not know): checked
+        # here (read_message, the block lane's usual path, skips nothing and needs no such check).
         "    if not line.isascii() and not UTF8(line):",
         "        return None",
         "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
@@ -504,8 +511,6 @@ def _compile_readers(
     if stream is not None:
         lines += [
             "def read_message(line):",
-            "    if not line.isascii() and not UTF8(line):",
-            "        return None",
             "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
             "        return None",
             "    try:",

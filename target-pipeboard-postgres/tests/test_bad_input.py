@@ -321,6 +321,13 @@ BAD_LINES: dict[str, tuple[bytes, str, str | None, str | None, str]] = {
         None,
         "is not valid UTF-8",
     ),
+    "invalid UTF-8 beside the record": (
+        b'{"type": "RECORD", "stream": "lines", "note": "\xe2\x82", "record": {"id": 9}}\n',
+        "lines",
+        None,
+        None,
+        "is not valid UTF-8",
+    ),
     "lone surrogate in a property not in the schema": (
         _record_line(b'{"id": 8, "other": ["\\udfff"]}'),
         "lines",
@@ -407,7 +414,7 @@ def test_unreadable_lines_are_quarantined_raw_with_their_line_and_the_rest_loads
             assert reject[5] == numbers[kind], (way, kind)
             assert bytes(reject[6]) == line.rstrip(b"\n"), (way, kind)  # the line, raw
         # A record that is JSON keeps its key and values in the quarantine (the surrogate as its escape).
-        assert quarantined[4][7] == {"id": 3, "note": "a\\ud800b"}, way
+        assert quarantined[5][7] == {"id": 3, "note": "a\\ud800b"}, way
 
 
 @pytest.mark.parametrize("kind", list(BAD_LINES))
@@ -420,6 +427,7 @@ def test_an_unreadable_line_fails_the_run_naming_stream_line_and_byte(warehouse,
     starts = {
         "invalid UTF-8": b"\xff",
         "invalid UTF-8 in a property not in the schema": b"\xc3",
+        "invalid UTF-8 beside the record": b"\xe2",
         "lone surrogate in a property not in the schema": b"\\udfff",
         "raw surrogate": b"\xed",
         "lone surrogate escape": b"\\ud800",
