@@ -30,7 +30,7 @@ from target_pipeboard_postgres.copy import (
     parse_copy_line,
     to_json_shown,
 )
-from target_pipeboard_postgres.errors import SchemaEvolutionError
+from target_pipeboard_postgres.errors import PipeboardError, SchemaEvolutionError
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
 from target_pipeboard_postgres.fastread import Envelope, LineReader, compile_line_reader
 from target_pipeboard_postgres.overwrite import shadow_name, start_shadow
@@ -106,8 +106,8 @@ class Written:
     shadow_started: bool
 
 
-class RecordRejectedError(Exception):
-    """A record that does not fit its schema while ``on_invalid_record`` is ``fail``."""
+class RecordRejectedError(PipeboardError):
+    """A record that does not fit its schema while ``on_invalid_record`` is ``fail`` (one line, exit 1)."""
 
 
 _STRAIGHT_IN = "pipeboard_straight_in"

@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -470,3 +473,35 @@ def test_a_rejects_table_made_by_an_earlier_version_gets_the_line_columns(wareho
     assert warehouse.query(f'SELECT line_number, raw_line::text FROM "{schema}"._pipeboard_rejects') == [
         (2, "\\x6e6f742061206d657373616765")
     ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        (
+            _record_line(b'{"id": 1, "doc": {"a\\u0000": 1, "a": 2}}'),
+            "Stream 'lines': record with key {\"id\":1} does not fit its schema at field 'doc': the key "
+            "'a\\x00' contains NUL",
+        ),
+        (_record_line(b'{"id": 1, "note": "\xff"}'), "Stream 'lines': input line 2 (byte "),
+    ],
+    ids=["NUL", "invalid UTF-8"],
+)
+def test_a_run_failing_on_bad_input_says_so_in_one_line(warehouse, singer, tmp_path, bad, expected):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(warehouse.config()))
+    data = as_bytes([singer.schema("lines", LINE_SCHEMA), bad, *filler(singer, "lines", 0, 3)])
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "target-pipeboard-postgres"), "--config", str(config)],
+        input=data,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    stderr = result.stderr.decode()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert [line for line in lines if "| ERROR" in line] == [lines[-1]], stderr
+    assert expected in lines[-1], lines[-1]
+    assert result.stdout == b""  # no STATE: nothing was committed past the bad line
