@@ -94,8 +94,9 @@ class FastSingerReader(SingerReader):
     Per line, a RECORD line whose stream has a fast handler (``fast_handler(stream)``) goes to it with the
     record still raw; when the handler declines (returns False), the line takes the SDK's path like any
     other. Parsing gives the same results as the SDK's (numbers with a fraction or exponent become
-    ``Decimal``); lines msgspec refuses go through the SDK's own parser (its leniencies, its error for
-    invalid lines).
+    ``Decimal``); lines msgspec refuses are read by ``json.loads`` (its leniencies) from strict UTF-8 (see
+    :mod:`~target_pipeboard_postgres.badlines`). Blank lines are skipped; a line that is not a message goes
+    to ``on_unreadable`` with its number and byte offset (``position``), which quarantines it or fails.
     """
 
     def __init__(self) -> None:
