@@ -155,6 +155,12 @@ class PostgresSink(Sink):
                 f"Stream {self.stream_name!r}: key properties {missing} are not in the schema's properties"
             )
         self._target.check_key(self)
+        for name in (self.stream_name, *properties):
+            if "\x00" in name:  # a name the target could only store changed
+                raise SchemaEvolutionError(
+                    f"Stream {self.stream_name!r}: the name {name!r} contains NUL (\\u0000), which "
+                    "PostgreSQL cannot store; rename it in the tap's schema (or with a stream map)"
+                )
         self.properties = properties
         wanted = [pg_type_for(self.schema["properties"][prop]) for prop in properties]
         loader = self._target.loader

@@ -21,7 +21,7 @@ import pytest
 from target_pipeboard_postgres import blocklane
 from target_pipeboard_postgres import target as target_module
 from target_pipeboard_postgres.blocklane import BlockLane
-from target_pipeboard_postgres.errors import UnreadableInputError
+from target_pipeboard_postgres.errors import SchemaEvolutionError, UnreadableInputError
 from target_pipeboard_postgres.sinks import RecordRejectedError
 from target_pipeboard_postgres.target import TargetPipeboardPostgres
 
@@ -271,6 +271,18 @@ def test_nul_anywhere_in_a_value_quarantines_the_record_on_every_lane(warehouse,
             shown = json.loads(json.dumps({"id": i, **values}).replace("\\u0000", "\\\\u0000"))
             assert {key: record[key] for key in shown} == shown, way
         assert last_state == {"done": True}, way
+
+
+def test_nul_in_a_property_name_fails_the_run_naming_it(warehouse, singer, monkeypatch):
+    monkeypatch.setattr(target_module, "ENCODER_START_BYTES", 0)
+    properties = {**NUL_SCHEMA, "a\u0000": {"type": "integer"}, "a": {"type": "integer"}}
+    data = as_bytes(
+        [singer.schema("docs", properties), singer.record("docs", {"id": 1, "a\u0000": 1, "a": 2})]
+    )
+    for lane in LANES:
+        _fresh(warehouse)
+        with pytest.raises(SchemaEvolutionError, match=r"Stream 'docs': the name 'a\\x00' contains NUL"):
+            run_lane(warehouse, data, lane)
 
 
 def test_nul_in_a_nested_key_fails_the_run_naming_stream_key_and_field(warehouse, singer, monkeypatch):
