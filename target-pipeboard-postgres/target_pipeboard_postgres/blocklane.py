@@ -93,7 +93,7 @@ def encode_block(block: bytes, readers: Mapping[str, LineReader]) -> list[tuple]
             continue
         try:
             envelope = decode(line)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # the reader says what is wrong with the line
             envelope = None
         if envelope is not None:
             kind = envelope.type
@@ -474,6 +474,22 @@ class BlockLane:
         self.encoded_elsewhere = 0
         self.encoded_here = 0
         self.records_taken = 0  # records handed over in segments
+        # Where the line being handled is: lines and bytes of input before its block, its index in it.
+        self._lines_before = 0
+        self._bytes_before = 0
+        self._block = b""
+        self._line_in_block = 0
+
+    def position(self) -> tuple[int, int]:
+        """The number (from 1) of the input line being handled, and the byte offset of its start.
+
+        Returns:
+            (line number, byte offset in the input).
+        """
+        block, at = self._block, 0
+        for _ in range(self._line_in_block):
+            at = block.find(b"\n", at) + 1
+        return self._lines_before + self._line_in_block + 1, self._bytes_before + at
 
     def run(self, source: BinaryIO) -> None:
         """Read ``source`` to its end, handing every line and segment to the host in input order.
@@ -536,19 +552,25 @@ class BlockLane:
 
     def _apply(self, entry: Ticket | _Local) -> None:
         process_line = self.process_line
+        self._block, self._line_in_block = entry.block, 0
         if entry.epoch != self.epoch:  # readers changed since: encode the block again, line by line
             for line in _lines(entry.block):
                 process_line(line)
+                self._line_in_block += 1
                 self._refresh()
-            return
-        for item in entry.result():
-            if item[0] == "F":
-                self.host.take_segment(item[1], item[2], item[3])
-                self.records_taken += len(item[3])
-            else:
-                for line in item[1]:
-                    process_line(line)
-                    self._refresh()
+        else:
+            for item in entry.result():
+                if item[0] == "F":
+                    self.host.take_segment(item[1], item[2], item[3])
+                    self.records_taken += len(item[3])
+                    self._line_in_block += len(item[3])
+                else:
+                    for line in item[1]:
+                        process_line(line)
+                        self._line_in_block += 1
+                        self._refresh()
+        self._lines_before += self._line_in_block
+        self._bytes_before += len(entry.block)
 
     def _refresh(self) -> None:
         """Start a new epoch when the host's readers changed (encoder processes get the new readers)."""

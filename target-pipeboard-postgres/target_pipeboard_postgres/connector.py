@@ -185,6 +185,9 @@ class Connector:
             cur.execute(q.create_schema(self.schema))
             cur.execute(q.create_mapping_table(self.schema))
             cur.execute(q.create_rejects_table(self.schema))
+            q.execute(cur, q.count_rejects_line_columns(), (self.schema, q.REJECTS_TABLE))
+            if cur.fetchone()[0] < len(q.REJECTS_LINE_COLUMNS):  # made by an earlier version
+                cur.execute(q.add_rejects_line_columns(self.schema))
             cur.execute(q.create_loads_table(self.schema))
 
     def resolve_names(self, scope: str, names: Sequence[str]) -> dict[str, str]:

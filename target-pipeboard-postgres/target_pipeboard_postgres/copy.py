@@ -16,28 +16,86 @@ INT64_MAX = 2**63 - 1
 
 Encoder = Callable[[Any], "str | None"]
 
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+# NUL is never in a value that gets this far (see unstorable): COPY would refuse it, loudly.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 class UnfitValueError(ValueError):
     """A value that does not fit its column type."""
 
 
-def strip_nul(value: Any) -> Any:
-    """Remove ``\\u0000`` from every string (keys included) at any depth of a JSON-like value.
+NUL = "\x00"
+
+
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Where a JSON-like value holds what PostgreSQL's text and jsonb cannot store (NUL), if anywhere.
+
+    The one place that decides it for every lane: the encoders raise with its answer, the fast lanes hand
+    any value in doubt to them.
 
     Args:
         value: A JSON-like value (dict, list, str, number, bool, None).
+        path: Where ``value`` is inside the column's value (``""``: it is the column's value).
 
     Returns:
-        The same value without NUL characters; unchanged objects are returned as they are.
+        None, or a description such as ``the key 'a\\x00' at [2]`` (for the error and the quarantine).
     """
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        what = _unstorable_text(value)
+        return None if what is None else f"the text at {path} {what}" if path else f"the text {what}"
     if isinstance(value, dict):
-        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+        for key, item in value.items():
+            if isinstance(key, str) and (what := _unstorable_text(key)) is not None:
+                return f"the key {key!r} at {path} {what}" if path else f"the key {key!r} {what}"
+            if (found := unstorable(item, f"{path}.{key}" if path else str(key))) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if (found := unstorable(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable_text(text: str) -> str | None:
+    """What in a string PostgreSQL cannot store: NUL, or a lone surrogate (JSON's ``\\ud800`` escape)."""
+    if NUL in text:
+        return "contains NUL (\\u0000)"
+    if not text.isascii() and (found := _SURROGATE.search(text)) is not None:
+        return f"holds a lone surrogate (\\u{ord(found.group()):04x})"
+    return None
+
+
+def _refuse(where: str) -> UnfitValueError:
+    return UnfitValueError(
+        f"{where}, which PostgreSQL cannot store: the record is rejected rather than stored changed"
+    )
+
+
+def shown(value: Any) -> Any:
+    """A copy of a JSON-like value PostgreSQL can store, for ``_pipeboard_rejects`` and error messages.
+
+    NUL and lone surrogates become the six characters of their escape (``\\u0000``, ``\\ud800``), in keys
+    too; anything else is kept.
+
+    Args:
+        value: A JSON-like value.
+
+    Returns:
+        The value, changed only where it held NUL.
+    """
+    if isinstance(value, str):
+        if NUL in value:
+            value = value.replace(NUL, "\\u0000")
+        if not value.isascii() and _SURROGATE.search(value):
+            value = _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", value)
+        return value
+    if isinstance(value, dict):
+        return {shown(key): shown(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [strip_nul(item) for item in value]
+        return [shown(item) for item in value]
     return value
 
 
@@ -48,17 +106,35 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """JSON text for a ``jsonb`` column: NUL-free, decimals exact, non-ASCII kept as is.
+    """JSON text for a ``jsonb`` column: decimals exact, non-ASCII kept as is.
 
     Args:
         value: Any JSON-like value.
 
     Returns:
         Compact JSON text.
+
+    Raises:
+        UnfitValueError: The value holds NUL (in a key or a string, at any depth), which jsonb cannot store.
     """
     text = _dumps(value)
-    # JSON escapes NUL as \u0000, which jsonb rejects; strip only when one is there (the rare case).
-    return _dumps(strip_nul(value)) if "\\u0000" in text else text
+    # JSON escapes NUL as \u0000 (the text of a backslash before "u0000" also has it: then there is no NUL).
+    if "\\u0000" in text and (where := unstorable(value)) is not None:
+        raise _refuse(where)
+    return text
+
+
+def to_json_shown(value: Any) -> str:
+    """JSON text of :func:`shown` ``(value)``: a record or key as ``_pipeboard_rejects`` and errors show it.
+
+    Args:
+        value: Any JSON-like value.
+
+    Returns:
+        Compact JSON text jsonb can store.
+    """
+    text = _dumps(value)
+    return _dumps(shown(value)) if "\\u0000" in text or not text.isascii() else text
 
 
 def _plain_json_refusal(value: Any) -> Any:
@@ -99,10 +175,10 @@ def _dumps(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    if type(value) is str:
-        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        if NUL in value:
+            raise _refuse("the text contains NUL (\\u0000)")
+        return str(value)
     if isinstance(value, dict | list):
         return to_json(value)
     if isinstance(value, bool):
@@ -169,10 +245,7 @@ def _timestamptz(value: Any) -> str:
     elif isinstance(value, datetime.date):
         parsed = datetime.datetime.combine(value, datetime.time())
     elif isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise UnfitValueError(f"{value!r} is not an RFC 3339 date-time") from exc
+        parsed = parse_date_time(value)
     else:
         raise UnfitValueError(f"{value!r} is not a date-time")
     if parsed.tzinfo is None:
@@ -180,6 +253,31 @@ def _timestamptz(value: Any) -> str:
     elif isinstance(value, str) and is_utc_rfc3339(value):
         return value
     return parsed.isoformat()
+
+
+def parse_date_time(text: str) -> datetime.datetime:
+    """The date-time ``text`` is, in whole: ISO 8601 as Python reads it, or RFC 3339's lowercase ``t``/``z``.
+
+    Nothing may follow the value (``2024-01-01garbage`` is no date-time): every lane's date, date-time and
+    time values are decided here or by :func:`_date` / :func:`_time`, which read the whole text too.
+
+    Args:
+        text: The record's value.
+
+    Returns:
+        The parsed value (naive when the text has no offset).
+
+    Raises:
+        UnfitValueError: The text is not, in whole, a date-time.
+    """
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(text.upper())  # RFC 3339 allows t and z
+    except ValueError as exc:
+        raise UnfitValueError(f"{text!r} is not an RFC 3339 date-time") from exc
 
 
 def is_utc_rfc3339(text: str) -> bool:
@@ -210,7 +308,10 @@ def _date(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, str):
         try:
-            return datetime.date.fromisoformat(value[:10] if len(value) > 10 else value).isoformat()
+            if len(value) <= 10:
+                return datetime.date.fromisoformat(value).isoformat()
+            # A whole date-time is a date too (its own, local date), as Postgres reads one; nothing else is.
+            return parse_date_time(value).date().isoformat()
         except ValueError as exc:
             raise UnfitValueError(f"{value!r} is not a date") from exc
     raise UnfitValueError(f"{value!r} is not a date")

@@ -68,6 +68,11 @@ class KeylessUpsertError(PipeboardError):
     """A stream without key properties under ``upsert`` while ``on_keyless_upsert`` is ``fail``."""
 
 
+class UnreadableInputError(PipeboardError):
+    """An input line that is not a Singer message the target can read, while ``on_invalid_record`` is
+    ``fail``; the message names the stream (when the line names one), the line number and byte position."""
+
+
 class SetupError(PipeboardError):
     """The run cannot start; the message says what is wrong and what to do (logged as one line, exit 1)."""
 

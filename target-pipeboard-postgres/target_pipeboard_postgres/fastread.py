@@ -94,6 +94,15 @@ _UNCLEAN_ESCAPE = re.compile(rb"\\(?:[^u]|u00[01]|u005)")
 _ESCAPES_LOOKED_AT = 16
 
 
+def valid_utf8(line: bytes) -> bool:
+    """Whether a line is valid UTF-8 (raw surrogates are not): else the reader's parser says what is wrong."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def clean_line(line: bytes) -> bool:
     """Whether every string a JSON line decodes to goes into COPY text as it is (nothing to escape, no NUL).
 
@@ -285,6 +294,7 @@ def _compile_readers(
             "MAX": INT64_MAX,
             "NULL": "\\N",
             "CLEAN": clean_line,
+            "UTF8": valid_utf8,
             "ESCAPE": COPY_ESCAPES,
             "BS": "\\",
             "TAB": "\t",
@@ -407,17 +417,23 @@ def _compile_readers(
     try:
         record_type = msgspec.defstruct("PipeboardRecord", fields, kw_only=True, rename=rename)
         namespace["DECODE"] = msgspec.json.Decoder(record_type).decode
-        # The envelope's fields as Envelope declares them, the record decoded in the same pass.
+        # The envelope's fields as Envelope declares them, the record decoded in the same pass. msgspec does
+        # not check the UTF-8 of what it skips: this pass skips nothing (a line with any other key is read by
+        # ``read_line``, which checks the whole line's UTF-8 itself).
+        strict_record = msgspec.defstruct(
+            "PipeboardRecord", fields, kw_only=True, rename=rename, forbid_unknown_fields=True
+        )
         message_type = msgspec.defstruct(
             "PipeboardRecordMessage",
             [
                 ("type", str),
                 ("stream", str),
-                ("record", record_type),
+                ("record", strict_record),
                 ("time_extracted", str | None, None),
                 ("version", int | None, None),
             ],
             kw_only=True,
+            forbid_unknown_fields=True,
         )
         namespace["DECODE_MESSAGE"] = msgspec.json.Decoder(message_type).decode
     except (ValueError, TypeError):  # e.g. a property name msgspec cannot match (quotes, backslashes)
@@ -480,6 +496,10 @@ def _compile_readers(
         "    except Exception:",
         "        return None",
         "def read_line(env, line):",
+        # msgspec does not check the UTF-8 of what it skips (keys and properties it does not know): checked
+        # here (read_message, the block lane's usual path, skips nothing and needs no such check).
+        "    if not line.isascii() and not UTF8(line):",
+        "        return None",
         "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
         "        row = read(env)",
         *(f"        if row is None or row[{i}] is None:\n            return None" for i in keys),

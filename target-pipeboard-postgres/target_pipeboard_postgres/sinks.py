@@ -28,9 +28,9 @@ from target_pipeboard_postgres.copy import (
     compile_encoder,
     copy_chunks,
     parse_copy_line,
-    to_json,
+    to_json_shown,
 )
-from target_pipeboard_postgres.errors import SchemaEvolutionError
+from target_pipeboard_postgres.errors import PipeboardError, SchemaEvolutionError
 from target_pipeboard_postgres.fastpath import RowMaker, compile_row_maker
 from target_pipeboard_postgres.fastread import Envelope, LineReader, compile_line_reader
 from target_pipeboard_postgres.overwrite import shadow_name, start_shadow
@@ -106,8 +106,8 @@ class Written:
     shadow_started: bool
 
 
-class RecordRejectedError(Exception):
-    """A record that does not fit its schema while ``on_invalid_record`` is ``fail``."""
+class RecordRejectedError(PipeboardError):
+    """A record that does not fit its schema while ``on_invalid_record`` is ``fail`` (one line, exit 1)."""
 
 
 _STRAIGHT_IN = "pipeboard_straight_in"
@@ -155,6 +155,12 @@ class PostgresSink(Sink):
                 f"Stream {self.stream_name!r}: key properties {missing} are not in the schema's properties"
             )
         self._target.check_key(self)
+        for name in (self.stream_name, *properties):
+            if "\x00" in name:  # a name the target could only store changed
+                raise SchemaEvolutionError(
+                    f"Stream {self.stream_name!r}: the name {name!r} contains NUL (\\u0000), which "
+                    "PostgreSQL cannot store; rename it in the tap's schema (or with a stream map)"
+                )
         self.properties = properties
         wanted = [pg_type_for(self.schema["properties"][prop]) for prop in properties]
         loader = self._target.loader
@@ -243,7 +249,9 @@ class PostgresSink(Sink):
 
     def _record_key(self, record: dict[str, Any]) -> str:
         return (
-            to_json({prop: record.get(prop) for prop in self.key_properties}) if self.key_properties else "-"
+            to_json_shown({prop: record.get(prop) for prop in self.key_properties})
+            if self.key_properties
+            else "-"
         )
 
     def _invalid(self, record: dict[str, Any], field: str, reason: str) -> None:
@@ -317,7 +325,7 @@ class PostgresSink(Sink):
         field, reason = self._pending_reject or ("", "")
         self._pending_reject = None
         self._rejects.append(
-            (self.stream_name, self.table, self._record_key(record), field, reason, to_json(record))
+            (self.stream_name, self.table, self._record_key(record), field, reason, to_json_shown(record))
         )
 
     def _keep(self, values: tuple) -> None:

@@ -386,7 +386,35 @@ def create_rejects_table(schema: str) -> sql.Composed:
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, stream text NOT NULL, "
         "table_name text NOT NULL, record_key text, field text, error text NOT NULL, record jsonb, "
-        "rejected_at timestamptz NOT NULL DEFAULT now())"
+        "rejected_at timestamptz NOT NULL DEFAULT now(), line_number bigint, raw_line bytea)"
+    ).format(sql.Identifier(schema, REJECTS_TABLE))
+
+
+REJECTS_LINE_COLUMNS = ("line_number", "raw_line")
+"""Columns added after the rejects table's first version (a table made before gets them)."""
+
+
+def count_rejects_line_columns() -> sql.Composed:
+    """How many of :data:`REJECTS_LINE_COLUMNS` the rejects table has; parameters (schema, table)."""
+    return sql.SQL(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "AND column_name IN ({})"
+    ).format(sql.SQL(", ").join(sql.Literal(name) for name in REJECTS_LINE_COLUMNS))
+
+
+def add_rejects_line_columns(schema: str) -> sql.Composed:
+    """Give a rejects table made before the input line columns those columns."""
+    return sql.SQL(
+        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS line_number bigint, ADD COLUMN IF NOT EXISTS raw_line bytea"
+    ).format(sql.Identifier(schema, REJECTS_TABLE))
+
+
+def insert_line_reject(schema: str) -> sql.Composed:
+    """One quarantined input line: (stream, table_name, record_key, field, error, record, line_number,
+    raw_line)."""
+    return sql.SQL(
+        "INSERT INTO {} (stream, table_name, record_key, field, error, record, line_number, raw_line) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
     ).format(sql.Identifier(schema, REJECTS_TABLE))
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import copy
-import decimal
 import gc
 import io
 import os
@@ -26,11 +26,15 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_pipeboard_postgres import sql as q
+from target_pipeboard_postgres.badlines import TOO_DEEP, UnreadableLine, line_bytes, parse_line, stream_named
 from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
+from target_pipeboard_postgres.copy import to_json_shown
 from target_pipeboard_postgres.errors import (
     KeylessUpsertError,
     PipeboardError,
     SetupError,
+    UnreadableInputError,
     describe_permission_error,
     one_line,
     one_line_errors,
@@ -56,6 +60,8 @@ KEYLESS_UPSERT_POLICIES = ("warn", "fail")
 # Input read before encoder processes start: a small load never pays for one.
 ENCODER_START_BYTES = 8 << 20
 MAX_ENCODER_PROCESSES = 16
+# A stream a STATE waits on is drained once this many records of other streams came after its last one.
+IDLE_AFTER_RECORDS = 1000
 DEFAULT_SCHEMA = "pipedrive"
 """The default schema: the one the transform reads (its default source schema) and the demo shows."""
 SETTING_RANGES: dict[str, tuple[int | None, int | None]] = {
@@ -88,11 +94,10 @@ class FastSingerReader(SingerReader):
     Per line, a RECORD line whose stream has a fast handler (``fast_handler(stream)``) goes to it with the
     record still raw; when the handler declines (returns False), the line takes the SDK's path like any
     other. Parsing gives the same results as the SDK's (numbers with a fraction or exponent become
-    ``Decimal``); lines msgspec refuses go through the SDK's own parser (its leniencies, its error for
-    invalid lines).
+    ``Decimal``); lines msgspec refuses are read by ``json.loads`` (its leniencies) from strict UTF-8 (see
+    :mod:`~target_pipeboard_postgres.badlines`). Blank lines are skipped; a line that is not a message goes
+    to ``on_unreadable`` with its number and byte offset (``position``), which quarantines it or fails.
     """
-
-    _decode = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
 
     def __init__(self) -> None:
         """Start with no fast lane (the target sets ``fast_handler`` and ``lane_target``)."""
@@ -102,6 +107,11 @@ class FastSingerReader(SingerReader):
         self._stats: dict[str, int] = defaultdict(int)
         self._callbacks: dict[str, t.Callable[[dict], None]] = {}
         self._fast_records = 0
+        # What to do with a line that is not a message (the target quarantines it or fails); None: raise.
+        self.on_unreadable: Callable[[bytes | str, UnreadableLine, tuple[int, int]], None] | None = None
+        # (line number, byte offset in the input) of the line being handled.
+        self.position: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        self.blank_lines = 0
 
     @property
     def default_input(self) -> t.IO:  # type: ignore[override]
@@ -110,11 +120,7 @@ class FastSingerReader(SingerReader):
 
     @override
     def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
-        try:
-            return self._decode(line)
-        except msgspec.DecodeError:
-            pass
-        return super().deserialize_json(line)  # type: ignore[arg-type]
+        return parse_line(line)
 
     @override
     def process_lines(
@@ -127,12 +133,17 @@ class FastSingerReader(SingerReader):
         binary = _binary_source(source)
         if self.fast_handler is not None and self.lane_target is not None and binary is not None:
             lane = self.lane_target.block_lane(self.process_line)
+            self.position = lane.position
             lane.run(self.lane_target.interruptible(binary))
             self._fast_records += lane.records_taken
         else:
             process_line = self.process_line
+            number = offset = 0
+            self.position = lambda: (number, offset)
             for line in source:
+                number += 1
                 process_line(line)
+                offset += len(line) if type(line) is bytes else len(line.encode("utf-8", "surrogatepass"))
         if self._fast_records:
             self._stats[SingerMessageType.RECORD] += self._fast_records
         return t.Counter(**self._stats)
@@ -144,11 +155,14 @@ class FastSingerReader(SingerReader):
             line: One Singer message.
         """
         self._current_message = line
+        if line[:1] in _BLANK_STARTS and not line.strip():  # not a message: nothing to load or lose
+            self.blank_lines += 1
+            return
         lookup = self.fast_handler
         if lookup is not None:
             try:
                 envelope = decode_envelope(line)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 envelope = None
             if (
                 envelope is not None
@@ -158,14 +172,28 @@ class FastSingerReader(SingerReader):
             ):
                 self._fast_records += 1
                 return
-        message = self.deserialize_json(line)
-        self.assert_line_requires(message, requires={"type"})
-        message_type = message["type"]
-        if callback := self._callbacks.get(message_type):
-            callback(message)
-        else:
-            self._process_unknown_message(message)
+        try:
+            message = self.deserialize_json(line)
+            message_type = message["type"]
+            if callback := self._callbacks.get(message_type):
+                callback(message)
+            else:
+                self._process_unknown_message(message)
+        except UnreadableLine as problem:
+            self._unreadable(line, problem)
+            return
+        except RecursionError:  # read, but too deep for what follows (validation, JSON text)
+            self._unreadable(line, UnreadableLine(TOO_DEEP))
+            return
         self._stats[message_type] += 1
+
+    def _unreadable(self, line: bytes | str, problem: UnreadableLine) -> None:
+        if self.on_unreadable is None:
+            raise problem
+        self.on_unreadable(line, problem, self.position())
+
+
+_BLANK_STARTS = frozenset({b"", b" ", b"\t", b"\r", b"\n", "", " ", "\t", "\r", "\n"})
 
 
 def _usable_cpus() -> int:
@@ -344,6 +372,13 @@ class TargetPipeboardPostgres(Target):
         self.metrics = TargetMetrics(self.config.get("pushgateway_url"))
         self._loader: Loader | None = None
         self._emitted_state: dict | None = None
+        # STATE messages not written yet, oldest first, each with what must be drained before it: (sink,
+        # records the sink had read when the STATE came) for every sink then holding records not yet drained.
+        self._states_waiting: collections.deque[tuple[dict, list[tuple[Sink, int]]]] = collections.deque()
+        self._states_handed = 0  # STATE messages waiting for the batch in flight to commit
+        # id(sink) → (its records read, the target's records read) when a STATE last saw its count change.
+        self._records_at_state: dict[int, tuple[int, int]] = {}
+        # Whether a STATE waits for a drain, or for a commit (records then check on the loader).
         self._state_pending = False
         self._fast_handlers: dict[str, FastHandler | None] = {}
         self._fast_count_flushes: list[Callable[[], None]] = []
@@ -359,6 +394,7 @@ class TargetPipeboardPostgres(Target):
         if isinstance(self.message_reader, FastSingerReader):
             self.message_reader.fast_handler = self._fast_handler
             self.message_reader.lane_target = self
+            self.message_reader.on_unreadable = self._unreadable_line
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -464,6 +500,57 @@ class TargetPipeboardPostgres(Target):
             self.logger.warning(
                 "%s. To fix it, %s; on_keyless_upsert=fail refuses such streams", problem, remedy
             )
+
+    def _unreadable_line(self, line: bytes | str, problem: UnreadableLine, position: tuple[int, int]) -> None:
+        """A line that is not a message: quarantined (raw, with its number) or the run fails naming it.
+
+        Args:
+            line: The line as read.
+            problem: What is wrong with it (and the message, when it is JSON).
+            position: The line's number and the byte offset of its start in the input.
+
+        Raises:
+            UnreadableInputError: Under ``on_invalid_record: fail``.
+        """
+        number, offset = position
+        message = problem.message or {}
+        stream = message.get("stream") if isinstance(message.get("stream"), str) else stream_named(line)
+        sink = self._sinks_active.get(stream) if stream is not None else None
+        record = message.get("record") if isinstance(message.get("record"), dict) else None
+        key = sink._record_key(record) if isinstance(sink, PostgresSink) and record is not None else None
+        at = offset + (problem.position or 0)
+        where = f"input line {number} (byte {at} of the input)"
+        about = f"Stream {stream!r}: " if stream is not None else ""
+        if problem.field is not None:  # JSON, but a value no text can hold
+            error = f"{about}record with key {key} on {where} does not fit at field {problem.field!r}: "
+            error += problem.reason
+        else:
+            error = f"{about}{where} {problem.reason}"
+        if self.config.get("on_invalid_record", "fail") != "quarantine":
+            raise UnreadableInputError(
+                f"{error} — fix the tap's output, or set on_invalid_record: quarantine to keep such lines in "
+                "_pipeboard_rejects and load the rest"
+            )
+        loader = self.loader
+        table = sink.table if isinstance(sink, PostgresSink) else ""
+        row = (
+            stream or "",
+            table,
+            key,
+            problem.field,
+            error,
+            None if record is None else to_json_shown(record),
+            number,
+            line_bytes(line),
+        )
+
+        def quarantine() -> None:
+            with loader.connector.conn.cursor() as cur:
+                q.execute(cur, q.insert_line_reject(loader.schema), row)
+
+        loader.call(lambda: loader.transact(f"Quarantining {where}", quarantine))
+        loader.metrics.rejects.labels(table=table).inc()
+        self.logger.warning("%s: quarantined in %s._pipeboard_rejects", error, loader.schema)
 
     def shadow_started(self, stream: str, table: str, shadow: str) -> None:
         """Note an overwrite's shadow table, committed with its first batch (swapped in at the end).
@@ -654,15 +741,48 @@ class TargetPipeboardPostgres(Target):
         self._fast_count_flushes = []
         self._fast_handlers = {}
 
-    # --- STATE: written only when every record received before it is committed ---
+    # --- STATE: written as soon as every record received before it is committed, never before ---
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
         if self._state_held:  # written once the overwrite's swap is committed
             return
-        self._state_pending = self._latest_state != self._emitted_state
-        self._emit_state_if_committed()
+        state = self._latest_state
+        last = self._states_waiting[-1][0] if self._states_waiting else self._emitted_state
+        if not state or state == last:
+            return
+        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
+        # Records read before this STATE and not yet drained: it waits for the batches that will hold them.
+        needs = [(sink, sink._total_records_read) for sink in sinks if sink.current_size]
+        self._states_waiting.append((copy.deepcopy(state), needs))
+        self._state_pending = True
+        self._drain_idle(sinks)
+        self._emit_states_drained()
+
+    def _drain_idle(self, sinks: list[Sink]) -> None:
+        """Drain the sinks a STATE waits on whose streams have gone quiet (a tap reading one stream after
+        another): their last records would otherwise hold every later STATE back until the input ends.
+
+        A stream is quiet when the target read ``IDLE_AFTER_RECORDS`` records of other streams since, as
+        seen from one STATE to the next; so a quiet stream costs one small batch, and streams read together
+        (deals and their products) never drain each other early.
+        """
+        seen = self._records_at_state
+        read = sum(sink._total_records_read for sink in sinks)
+        needs = {id(sink) for sink, _ in self._states_waiting[0][1]} if self._states_waiting else set()
+        for sink in sinks:
+            total = sink._total_records_read
+            last_total, quiet_since = seen.get(id(sink), (-1, read))
+            if total != last_total:
+                seen[id(sink)] = (total, read)
+            elif id(sink) in needs and sink.current_size and read - quiet_since >= IDLE_AFTER_RECORDS:
+                self.logger.info(
+                    "Stream %r has gone quiet: draining its %d records so that STATE can follow",
+                    sink.stream_name,
+                    sink.current_size,
+                )
+                self.drain_one(sink)
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
@@ -671,35 +791,55 @@ class TargetPipeboardPostgres(Target):
 
     def _after_record(self) -> None:
         if self._loader is not None:
-            self._loader.poll()
-        if self._state_pending:
-            self._emit_state_if_committed()
-
-    def _emit_state_if_committed(self) -> None:
-        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
-        if self._latest_state and all(sink.current_size == 0 for sink in sinks):
-            state = copy.deepcopy(self._latest_state)
-            self._state_pending = False
-            if self._loader is None:
-                self._write_state_message(state)
-            else:  # every record before it is committed or in the batch in flight
-                self._loader.after_commit(lambda: self._write_state_message(state))
+            self._loader.poll()  # a committed batch's STATE is written here
 
     @override
-    def _write_state_message(self, state: dict) -> None:
+    def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]
+        super().drain_one(sink)
+        if self._states_waiting:
+            self._emit_states_drained()
+
+    def _emit_states_drained(self) -> None:
+        """Hand the latest STATE whose records are all drained to the loader: written once they commit.
+
+        A STATE's needs only grow with its place in the input, so the waiting ones are ready oldest first;
+        of those ready at once only the latest is written (it covers the others).
+        """
+        ready = None
+        waiting = self._states_waiting
+        while waiting and all(
+            sink._total_records_read - sink.current_size >= read for sink, read in waiting[0][1]
+        ):
+            ready = waiting.popleft()[0]
+        if ready is None:
+            return
+        if self._loader is None:
+            self._write_state_message(ready)
+        else:  # every record before it is committed or in the batch in flight
+            self._states_handed += 1
+            self._loader.after_commit(lambda: self._write_state_message(ready, handed=True))
+
+    @override
+    def _write_state_message(self, state: dict, *, handed: bool = False) -> None:
         if self._loader is not None:
             self._loader.wait()
+        self._states_handed -= handed
+        if state == self._latest_state:  # e.g. the end of the input: every record is committed
+            self._states_waiting.clear()
+        self._state_pending = bool(self._states_waiting) or self._states_handed > 0
         if state == self._emitted_state or self._state_held:
             return
         super()._write_state_message(state)
         self._emitted_state = state
-        self._state_pending = self._latest_state != state
 
     @override
     def process_endofpipe(self) -> None:
         self._forget_fast_handlers()
         super().process_endofpipe()
         self.logger.info("%d records took the fast lane (the others the SDK's path)", self.fast_lane_records)
+        blank = getattr(self.message_reader, "blank_lines", 0)
+        if blank:
+            self.logger.info("Skipped %d blank input lines (no message in them)", blank)
         if self.block_lane_used is not None:
             lane = self.block_lane_used
             self.logger.info(

@@ -213,7 +213,7 @@ MIX_PROPERTIES = {
 }
 MIX_CHANGES = [
     {},
-    {"title": "tab\tand \\ backslash", "extra": {"k\u0000": "nul"}},
+    {"title": "tab\tand \\ backslash", "extra": {"k\\u0000": "no nul: a backslash"}},
     {"value": 2**70, "at": "2024-03-01T10:00:00+05:30"},
     {"title": 5},  # does not fit: quarantined
     {"at": "2024-02-30T00:00:00Z"},  # no such day: quarantined
@@ -337,23 +337,34 @@ def test_a_slow_producers_small_blocks_are_encoded_here_not_sent(warehouse, sing
     monkeypatch.setattr(target_module, "ENCODER_START_BYTES", 0)
     messages = [singer.schema("s", {"id": {"type": "integer"}, "title": {"type": "string"}})]
     messages += [singer.record("s", {"id": i, "title": f"t{i}"}) for i in range(60)]
+    bursts = [messages[start : start + 5] for start in range(0, len(messages), 5)]
+    target = TargetPipeboardPostgres(config=warehouse.config(encoder_processes=1))
     read_end, write_end = os.pipe()
+    stuck: list[str] = []
 
     def produce() -> None:  # a few lines at a time, as a tap waiting on its API would
+        written = 0
         with os.fdopen(write_end, "wb") as out:
-            for start in range(0, len(messages), 5):
-                out.write("".join(json.dumps(m) + "\n" for m in messages[start : start + 5]).encode())
+            for burst in bursts:
+                out.write("".join(json.dumps(m) + "\n" for m in burst).encode())  # < PIPE_BUF: one write
                 out.flush()
-                time.sleep(0.01)
+                written += sum(1 for m in burst if m["type"] == "RECORD")
+                # The next burst only once the target has taken this one: each burst is a block of its own.
+                deadline = time.monotonic() + 60  # a guard against hanging, not a timing assertion
+                while target.fast_lane_records < written:
+                    if time.monotonic() > deadline:
+                        stuck.append(f"the target took {target.fast_lane_records} of {written} records")
+                        return
+                    time.sleep(0.001)
 
     producer = threading.Thread(target=produce)
     producer.start()
-    target = TargetPipeboardPostgres(config=warehouse.config(encoder_processes=1))
     with os.fdopen(read_end, "rb") as source, contextlib.redirect_stdout(io.StringIO()):
         target.listen(source)
     producer.join()
+    assert not stuck
     lane = target.block_lane_used
     assert lane is not None
-    assert lane.encoded_here >= 5  # one block per burst, more or less
+    assert lane.encoded_here == len(bursts)  # one block per burst, each too small to send
     assert lane.encoded_elsewhere == 0
     assert warehouse.rows("s", ["id", "title"], order="id") == [(i, f"t{i}") for i in range(60)]

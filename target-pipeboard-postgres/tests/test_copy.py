@@ -9,25 +9,43 @@ import json
 import pytest
 from target_pipeboard_postgres.copy import (
     FieldError,
+    UnfitValueError,
     compile_encoder,
     copy_chunks,
     copy_line,
     encode_record,
     encode_value,
     parse_copy_line,
-    strip_nul,
+    shown,
     to_json,
+    to_json_shown,
+    unstorable,
 )
 
 
-def test_strip_nul_removes_nul_from_strings_and_keys_at_any_depth():
-    value = {"a\x00b": ["x\x00", {"deep": "y\x00z", "n": 1}], "ok": None}
-    assert strip_nul(value) == {"ab": ["x", {"deep": "yz", "n": 1}], "ok": None}
+def test_unstorable_finds_nul_and_lone_surrogates_in_strings_and_keys_at_any_depth():
+    assert unstorable({"a": ["x", {"deep": "yz", "n": 1}], "ok": None, "pair": "\U0001f600"}) is None
+    assert (
+        unstorable({"a": ["x", {"deep": "y\x00z", "n": 1}]}) == "the text at a[1].deep contains NUL (\\u0000)"
+    )
+    assert unstorable({"a": [{"k\x00": 1}]}) == "the key 'k\\x00' at a[0] contains NUL (\\u0000)"
+    assert unstorable({"a\x00b": 1, "ab": 2}) == "the key 'a\\x00b' contains NUL (\\u0000)"
+    assert unstorable("x\x00") == "the text contains NUL (\\u0000)"
+    assert unstorable(["\ud800"]) == "the text at [0] holds a lone surrogate (\\ud800)"
+    assert shown({"k\udc00": "\ud800"}) == {"k\\udc00": "\\ud800"}
 
 
-def test_jsonb_text_has_no_nul_escape_and_keeps_exact_decimals():
-    text = to_json({"v": decimal.Decimal("12345678901234567890.123456789"), "s": "a\x00b", "u": "ünï"})
-    assert "\\u0000" not in text
+def test_nul_is_refused_never_stripped_and_shown_as_text_in_quarantine():
+    for value in ({"a\x00": 1, "a": 2}, ["x\x00"], "x\x00"):
+        with pytest.raises(UnfitValueError, match="contains NUL"):
+            to_json(value)
+    assert to_json({"lit\\u0000": "\\u0000"}) == '{"lit\\\\u0000":"\\\\u0000"}'  # a backslash, no NUL
+    assert shown({"a\x00": ["x\x00"], "a": 2}) == {"a\\u0000": ["x\\u0000"], "a": 2}
+    assert to_json_shown({"a\x00": 1, "a": 2}) == '{"a\\\\u0000":1,"a":2}'
+
+
+def test_jsonb_text_keeps_exact_decimals():
+    text = to_json({"v": decimal.Decimal("12345678901234567890.123456789"), "s": "ab", "u": "ünï"})
     assert text == '{"v":12345678901234567890.123456789,"s":"ab","u":"ünï"}'
     assert json.loads(text, parse_float=decimal.Decimal)["v"] == decimal.Decimal(
         "12345678901234567890.123456789"
@@ -54,10 +72,10 @@ def test_jsonb_text_has_no_nul_escape_and_keeps_exact_decimals():
         ),
         ("2024-05-06", "date", "2024-05-06"),
         ("07:08:09", "time", "07:08:09"),
-        ({"a": [1, "x\x00"]}, "jsonb", '{"a":[1,"x"]}'),
+        ({"a": [1, "x"]}, "jsonb", '{"a":[1,"x"]}'),
         ("plain", "jsonb", '"plain"'),
         ({"a": 1}, "text", '{"a":1}'),
-        ("tab\there\x00", "text", "tab\there"),
+        ("tab\there", "text", "tab\there"),
         (12, "text", "12"),
     ],
     ids=lambda v: repr(v)[:30],
@@ -77,10 +95,15 @@ def test_encode_value_gives_postgres_input_text(value, pg_type, expected):
         ("not a date", "timestamptz"),
         ("2024-13-01", "date"),
         ("25:00", "time"),
+        ("x\x00", "text"),
+        ({"a\x00": 1}, "jsonb"),
+        ({"a\x00": 1}, "text"),
+        ("2024-01-01garbage!!", "date"),
+        ("2024-01-01T10:00:00Zjunk", "timestamptz"),
     ],
 )
 def test_encode_value_rejects_values_that_do_not_fit(value, pg_type):
-    with pytest.raises(ValueError, match="is not"):
+    with pytest.raises(ValueError, match=r"is not|contains NUL"):
         encode_value(value, pg_type)
 
 
@@ -138,8 +161,8 @@ def test_generated_encoder_matches_encode_record_and_names_the_bad_field():
     types = ["bigint", "text", "numeric", "boolean", "timestamptz", "date", "jsonb", "text"]
     encode = compile_encoder(properties, types)
     samples = [
-        {"id": 1, "t": "x\x00y", "n": decimal.Decimal("1.50"), "b": False, "at": "2024-01-01T00:00:00+05:00",
-         "d": "2024-02-03", "doc": {"k": ["v\x00"]}, "quote'name": 7},
+        {"id": 1, "t": "x\ty", "n": decimal.Decimal("1.50"), "b": False, "at": "2024-01-01T00:00:00+05:00",
+         "d": "2024-02-03", "doc": {"k": ["v\n"]}, "quote'name": 7},
         {"id": 2**70, "t": None, "n": 3, "b": True, "doc": [], "quote'name": "q"},
         {},
     ]  # fmt: skip
@@ -147,3 +170,5 @@ def test_generated_encoder_matches_encode_record_and_names_the_bad_field():
         assert encode(record) == encode_record(record, properties, types)
     with pytest.raises(FieldError, match="field 'n'"):
         encode({"id": 1, "n": "many"})
+    with pytest.raises(FieldError, match="field 'doc': the text at k\\[0\\] contains NUL"):
+        encode({"id": 1, "doc": {"k": ["v\x00"]}})
