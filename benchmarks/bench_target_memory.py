@@ -130,12 +130,16 @@ def settle(timeout: float = 60.0) -> None:
     conn.close()
 
 
-def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[float, float, float, int]:
+def run_measured(
+    command: list[str], stdin_path: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float, float, int]:
     """Run a command on a settled server: wall seconds, peak summed RSS, sum of peaks (MB), processes."""
     settle()
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     memory = TreeMemory(process.pid)
     assert process.stderr is not None
     errors = process.stderr.read()
@@ -179,8 +183,17 @@ def raw_copy(url: str, csv_path: Path, columns: list[str], records: int) -> Resu
     return Result("raw COPY (psql \\copy, CSV)", records, seconds, peak, peaks, processes, rows)
 
 
-def ours(url: str, singer_path: Path, records: int, label: str, workdir: Path, settings: dict) -> Result:
-    """The target's first load into an empty schema, default settings but ``settings``."""
+def ours(
+    url: str,
+    singer_path: Path,
+    records: int,
+    label: str,
+    workdir: Path,
+    settings: dict,
+    package_dir: Path | None = None,
+) -> Result:
+    """The target's first load into an empty schema, default settings but ``settings``; ``package_dir``
+    runs an older copy of the package (a folder holding ``target_pipeboard_postgres/``)."""
     schema = "ours"
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -189,7 +202,15 @@ def ours(url: str, singer_path: Path, records: int, label: str, workdir: Path, s
     config.write_text(
         json.dumps({"database_url": url, "default_target_schema": schema, **settings}), encoding="utf-8"
     )
-    seconds, peak, peaks, processes = run_measured([str(OUR_TARGET), "--config", str(config)], singer_path)
+    env = None
+    if package_dir is not None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(package_dir), os.environ.get("PYTHONPATH", "")]),
+        }
+    seconds, peak, peaks, processes = run_measured(
+        [str(OUR_TARGET), "--config", str(config)], singer_path, env
+    )
     rows = count_rows(url, schema, singer_stream(singer_path))
     return Result(label, records, seconds, peak, peaks, processes, rows)
 
@@ -229,6 +250,9 @@ def main() -> None:
     parser.add_argument(
         "--setting", action="append", default=[], help="a target setting NAME=JSON_VALUE (repeatable)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="folder holding an older target_pipeboard_postgres/ to run too"
+    )
     args = parser.parse_args()
     settings = {name: json.loads(value) for name, value in (s.split("=", 1) for s in args.setting)}
 
@@ -261,6 +285,11 @@ def main() -> None:
                 loaded = ours(url, singer_path, records, "pipeboard: first load", workdir, settings)
                 results.append(loaded)
                 print_result(loaded, floor)
+                if args.baseline:
+                    label = f"baseline ({args.baseline.name}): first load"
+                    before = ours(url, singer_path, records, label, workdir, settings, args.baseline)
+                    results.append(before)
+                    print_result(before, floor)
                 singer_path.unlink()
                 csv_path.unlink()
             if args.huge:
@@ -269,6 +298,11 @@ def main() -> None:
                 loaded = ours(url, huge_path, args.huge, "pipeboard: 50 MB records", workdir, settings)
                 results.append(loaded)
                 print_result(loaded, None)
+                if args.baseline:
+                    label = f"baseline ({args.baseline.name}): 50 MB records"
+                    before = ours(url, huge_path, args.huge, label, workdir, settings, args.baseline)
+                    results.append(before)
+                    print_result(before, None)
     finally:
         with admin.cursor() as cur:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))

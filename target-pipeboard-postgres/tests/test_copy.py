@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
 
 import pytest
@@ -152,7 +153,7 @@ def test_chunk_reader_hands_over_at_most_its_size_per_read_and_can_be_read_again
     expected = b"".join(piece.encode() if type(piece) is str else piece for piece in pieces)
     for _ in range(2):  # a retried transaction reads the same pieces again
         reader = ChunkReader(pieces, size=1000)
-        parts = list(iter(lambda: reader.read(8192), b""))
+        parts = list(iter(functools.partial(reader.read, 8192), b""))
         assert b"".join(parts) == expected
         assert max(len(part) for part in parts) <= 3 * 1000  # at most 1000 characters of UTF-8
         assert reader.read() == b""
