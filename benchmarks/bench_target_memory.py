@@ -10,7 +10,9 @@ arrays) are written once as Singer input and as CSV; then, on a fresh database a
 
 Memory is read from ``/proc`` every 10 ms over the whole process tree of the target (the main process and its
 encoder processes): the table shows the peak of the summed RSS, and the sum of each process's own peak
-(``VmHWM``, never less than the peak of the sum: short spikes between two samples are in it).
+(``VmHWM``, never less than the peak of the sum: short spikes between two samples are in it). A child caught
+between fork and exec (its command line still the parent's) is skipped: its pages are the parent's, already
+counted (its ``VmHWM`` starts again at exec).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Result:
     sum_of_peaks_mb: float  # each process's VmHWM, summed
     processes: int
     rows: int
+    peaks_mb: str = ""  # each process's own peak (VmHWM), main process first
 
 
 class TreeMemory:
@@ -63,6 +66,11 @@ class TreeMemory:
         self.interval = interval
         self.peak_sum_kb = 0
         self.hwm_kb: dict[int, int] = {}
+        self.peaks_mb = ""
+        try:
+            self._cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            self._cmdline = b""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -84,6 +92,8 @@ class TreeMemory:
         total = 0
         for pid in self._tree():
             try:
+                if pid != self.pid and Path(f"/proc/{pid}/cmdline").read_bytes() == self._cmdline:
+                    continue  # forked and not yet exec'd: its pages are the parent's (counted there)
                 total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
                 status = Path(f"/proc/{pid}/status").read_text()
             except (OSError, IndexError, ValueError):
@@ -98,7 +108,7 @@ class TreeMemory:
             self._sample()
 
     def stop(self, own_peak_kb: int) -> tuple[float, float, int]:
-        """Stop sampling; (peak of the sum MB, sum of the peaks MB, processes seen).
+        """Stop sampling; (peak of the sum MB, sum of the peaks MB, processes seen); ``peaks_mb`` is set.
 
         Args:
             own_peak_kb: The main process's own peak from ``wait4`` (exact, unlike a sample).
@@ -106,6 +116,8 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
         self.hwm_kb[self.pid] = max(self.hwm_kb.get(self.pid, 0), own_peak_kb)
+        peaks = [self.hwm_kb[self.pid]] + [kb for pid, kb in self.hwm_kb.items() if pid != self.pid]
+        self.peaks_mb = " + ".join(f"{kb / 1024:.0f}" for kb in peaks)
         return self.peak_sum_kb / 1024, sum(self.hwm_kb.values()) / 1024, len(self.hwm_kb)
 
 
@@ -132,7 +144,7 @@ def settle(timeout: float = 60.0) -> None:
 
 def run_measured(
     command: list[str], stdin_path: Path | None = None, env: dict[str, str] | None = None
-) -> tuple[float, float, float, int]:
+) -> tuple[float, float, float, int, str]:
     """Run a command on a settled server: wall seconds, peak summed RSS, sum of peaks (MB), processes."""
     settle()
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
@@ -151,7 +163,7 @@ def run_measured(
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{command[0]} failed ({code}): {errors.decode()[-2000:]}")
-    return seconds, peak_sum, sum_of_peaks, processes
+    return seconds, peak_sum, sum_of_peaks, processes, memory.peaks_mb
 
 
 def count_rows(url: str, schema: str, table: str) -> int:
@@ -178,9 +190,9 @@ def raw_copy(url: str, csv_path: Path, columns: list[str], records: int) -> Resu
         )
     conn.close()
     copy = f"\\copy raw.{STREAM} FROM '{csv_path}' WITH (FORMAT csv)"
-    seconds, peak, peaks, processes = run_measured(["psql", url, "-v", "ON_ERROR_STOP=1", "-c", copy])
+    seconds, peak, peaks, processes, each = run_measured(["psql", url, "-v", "ON_ERROR_STOP=1", "-c", copy])
     rows = count_rows(url, "raw", STREAM)
-    return Result("raw COPY (psql \\copy, CSV)", records, seconds, peak, peaks, processes, rows)
+    return Result("raw COPY (psql \\copy, CSV)", records, seconds, peak, peaks, processes, rows, each)
 
 
 def ours(
@@ -208,11 +220,11 @@ def ours(
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(package_dir), os.environ.get("PYTHONPATH", "")]),
         }
-    seconds, peak, peaks, processes = run_measured(
+    seconds, peak, peaks, processes, each = run_measured(
         [str(OUR_TARGET), "--config", str(config)], singer_path, env
     )
     rows = count_rows(url, schema, singer_stream(singer_path))
-    return Result(label, records, seconds, peak, peaks, processes, rows)
+    return Result(label, records, seconds, peak, peaks, processes, rows, each)
 
 
 def singer_stream(path: Path) -> str:
@@ -310,7 +322,7 @@ def main() -> None:
 
     print(
         "\n| loader | records | wall s | x raw COPY | peak RSS MB, sum over processes (sampled) "
-        "| sum of each process's peak MB | processes | rows |"
+        "| sum of each process's peak MB | each process's peak MB | rows |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     floor_by_records = {r.records: r for r in results if r.name.startswith("raw")}
@@ -323,7 +335,7 @@ def table_row(result: Result, floor: Result | None) -> str:
     ratio = f"{result.seconds / floor.seconds:.2f}" if floor is not None else ""
     return (
         f"| {result.name} | {result.records} | {result.seconds:.1f} | {ratio} | {result.peak_sum_mb:.0f} "
-        f"| {result.sum_of_peaks_mb:.0f} | {result.processes} | {result.rows} |"
+        f"| {result.sum_of_peaks_mb:.0f} | {result.peaks_mb} | {result.rows} |"
     )
 
 

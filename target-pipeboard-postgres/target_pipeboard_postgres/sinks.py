@@ -47,6 +47,8 @@ OVERWRITE = "overwrite"
 DEFAULT_STAGING_THRESHOLD = 1000
 DEFAULT_BATCH_SIZE_BYTES = 16 << 20
 """``batch_size_bytes``: a batch is written once its rows take this much memory (or ``batch_size_rows``)."""
+INSERT_MAX_BYTES = 1 << 20
+"""A batch whose rows take this much is written by COPY, however few they are (not a multi-row INSERT)."""
 
 
 def field_of(error: BaseException | None) -> str:
@@ -366,10 +368,11 @@ class PostgresSink(Sink):
         self._keyed_rows = {}
         self._rows = []
         self._rejects = []
-        self.batch_bytes = 0
+        size, self.batch_bytes = self.batch_bytes, 0
         # COPY text is made here: the loader's thread then mostly waits on Postgres (and rarely on the GIL).
-        # The rows are released as their text is joined: the batch is never held twice.
-        staged = len(rows) >= self.staging_threshold
+        # The rows are released as their text is joined: the batch is never held twice. A few large rows go
+        # by COPY too: a multi-row INSERT would hold them again as one statement (and libpq's buffer keep it).
+        staged = len(rows) >= self.staging_threshold or size >= INSERT_MAX_BYTES
         count = len(rows)
         deleted_keys = self.deleted_keys(rows)
         batch = Batch(
