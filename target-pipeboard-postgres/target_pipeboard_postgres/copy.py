@@ -428,7 +428,7 @@ def row_bytes(row: Sequence[str | None] | str) -> int:
 def copy_pieces(rows: list, piece_bytes: int = PIECE_BYTES) -> list[bytes | str]:
     """The COPY text-format data of a batch's rows, in pieces of whole lines, releasing the rows as it goes.
 
-    Each piece holds whole lines, about ``piece_bytes`` of them (UTF-8 encoded); a line longer than that is a
+    Each piece holds whole lines, up to ``piece_bytes`` characters of them (UTF-8 encoded); a longer line is a
     piece of its own, kept as the ``str`` it is (:class:`ChunkReader` encodes it a slice at a time), so the
     batch's text is never held twice: ``rows`` is emptied (its items set to None) piece by piece.
 
@@ -452,10 +452,10 @@ def copy_pieces(rows: list, piece_bytes: int = PIECE_BYTES) -> list[bytes | str]
                 long_line = end == start
                 end += long_line
                 break
+            if size + len(row) > piece_bytes:
+                break
             size += len(row)
             end += 1
-            if size >= piece_bytes:
-                break
         pieces.append(rows[start] if long_line else "".join(rows[start:end]).encode("utf-8"))
         rows[start:end] = [None] * (end - start)
         start = end
