@@ -54,6 +54,7 @@ demo: install
 # Side-by-side throughput and memory comparisons; not part of `make test`. Figures go in the issue notes.
 bench: install .venv-bench-meltanolabs/bin/target-postgres
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target.py $(BENCH_TARGET_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_target_memory.py $(BENCH_MEMORY_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_tap.py $(BENCH_TAP_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_history.py $(BENCH_HISTORY_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_transform.py $(BENCH_TRANSFORM_ARGS)

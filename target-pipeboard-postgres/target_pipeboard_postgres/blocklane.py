@@ -50,6 +50,8 @@ PIPE_BYTES = 2 << 20
 # Blocks each encoder process holds at once (one being encoded, the rest queued), and results held in all.
 WORKER_DEPTH = 4
 MAX_PENDING = 12
+# The smallest block the lane reads (a small ``max_bytes`` makes smaller blocks, down to this).
+MIN_BLOCK_BYTES = 4 << 10
 GC_THRESHOLD = 50_000
 
 ReaderSpec = dict[str, Any]
@@ -126,42 +128,71 @@ def encode_block(block: bytes, readers: Mapping[str, LineReader]) -> list[tuple]
     return items
 
 
-def read_blocks(source: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """Whole lines of ``source``, about ``size`` bytes at a time (a longer line is one block).
+def read_blocks(
+    source: BinaryIO,
+    size: int = BLOCK_BYTES,
+    long_bytes: int | None = None,
+    on_long_line: Callable[[], None] | None = None,
+) -> Iterator[bytes]:
+    """Whole lines of ``source``, about ``size`` bytes at a time; a line longer than that is a block alone.
 
     What is already available is read without waiting for more (a pipe gives 64 KiB a read): a slow
-    producer's lines are not held back until a block fills up.
+    producer's lines are not held back until a block fills up. A long line's pieces are joined once, when
+    its end comes.
 
     Args:
         source: Binary input.
         size: Bytes to aim for per block.
+        long_bytes: A line whose bytes read so far pass this calls ``on_long_line`` (once per line).
+        on_long_line: Called while such a line is being read (e.g. to free memory before it is whole).
 
     Yields:
         Blocks ending with a newline, except the last when the input does not end with one.
     """
     read = getattr(source, "read1", source.read)
-    pending = b""
+    pending: list[bytes] = []  # pieces of a line not ended yet
+    held = 0
     while True:
-        chunk = read(size - len(pending) if len(pending) < size else size)
+        chunk = read(size)
         if not chunk:
             if pending:
-                yield pending
+                yield b"".join(pending)
             return
-        pieces = [pending, chunk] if pending else [chunk]
-        held = len(pending) + len(chunk)
-        while held < size and _readable_now(source):
-            more = read(size - held)
+        pieces = [chunk]
+        got = len(chunk)
+        while got < size and _readable_now(source):
+            more = read(size - got)
             if not more:
                 break
             pieces.append(more)
-            held += len(more)
-        data = b"".join(pieces)
+            got += len(more)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        del pieces
         cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            pending = data
+        if cut == 0:  # no line ends here: all of it belongs to the line being read
+            if on_long_line is not None and long_bytes is not None and held <= long_bytes < held + len(data):
+                on_long_line()
+            pending.append(data)
+            held += len(data)
             continue
-        pending = data[cut:]
-        yield data if cut == len(data) else data[:cut]
+        if pending:
+            if held + cut > size:  # the line begun before ends here: a long line is a block of its own
+                first = data.find(b"\n") + 1
+                pending.append(data[:first])
+                line = b"".join(pending)
+                pending = []
+                yield line
+                del line
+                data, cut = data[first:], cut - first
+            else:
+                data = b"".join([*pending, data])
+                cut += held
+                pending = []
+        rest = data[cut:]
+        if cut:
+            yield data if cut == len(data) else data[:cut]
+        del data
+        pending, held = ([rest], len(rest)) if rest else ([], 0)
 
 
 def _readable_now(source: BinaryIO) -> bool:
@@ -420,6 +451,9 @@ class LaneHost(Protocol):
     def take_segment(self, stream: str, keys: list, rows: list) -> None:
         """Put a segment's rows into the stream's batch(es), as the per-record fast lane would one by one."""
 
+    def make_room(self) -> None:
+        """Write every batch and wait for its commit (before a line longer than the lane's bound)."""
+
 
 @dataclass
 class _Local:
@@ -446,6 +480,12 @@ class BlockLane:
 
     Encoder processes start once ``start_after_bytes`` of input have been read (a small input never pays
     for one); with none, every block is encoded here.
+
+    Memory is bounded by ``max_bytes``: the input blocks read and not yet handed over (queued, in an encoder
+    process or encoded and waiting for their turn) never add up to more (``peak_held`` is the most they did).
+    Blocks are an eighth of it (at most ``BLOCK_BYTES``); a block longer than two blocks (a long line at its
+    end) is encoded here, not framed to a process; a line longer than ``max_bytes`` is handled alone, after
+    every block before it and every batch is written (:meth:`LaneHost.make_room`), as the per-line lane does.
     """
 
     def __init__(
@@ -454,6 +494,7 @@ class BlockLane:
         process_line: Callable[[bytes], None],
         processes: int,
         start_after_bytes: int,
+        max_bytes: int = MAX_PENDING * BLOCK_BYTES,
     ) -> None:
         """Prepare (no process starts yet).
 
@@ -462,23 +503,30 @@ class BlockLane:
             process_line: Handles one line the usual way (per-line fast lane or the SDK's path).
             processes: Encoder processes to use (0: every block is encoded here).
             start_after_bytes: Input read before the processes start.
+            max_bytes: Input the lane may hold at once (blocks read and not yet handed over).
         """
         self.host = host
         self.process_line = process_line
         self.processes = processes
         self.start_after_bytes = start_after_bytes
+        self.max_bytes = max_bytes
+        self.block_bytes = min(BLOCK_BYTES, max(MIN_BLOCK_BYTES, max_bytes // 8))
         self.workers: list[EncoderProcess] = []
         self.epoch = 0
         self.readers: dict[str, LineReader] = {}
         self.specs: dict[str, ReaderSpec] = {}
         self.encoded_elsewhere = 0
         self.encoded_here = 0
+        self.long_lines = 0  # lines longer than max_bytes, handled alone
         self.records_taken = 0  # records handed over in segments
         # Where the line being handled is: lines and bytes of input before its block, its index in it.
         self._lines_before = 0
         self._bytes_before = 0
         self._block = b""
         self._line_in_block = 0
+        self.held = 0  # bytes of the blocks in ``_pending``
+        self.peak_held = 0
+        self._pending: collections.deque[Ticket | _Local] = collections.deque()
 
     def position(self) -> tuple[int, int]:
         """The number (from 1) of the input line being handled, and the byte offset of its start.
@@ -497,36 +545,52 @@ class BlockLane:
         Args:
             source: Binary Singer input.
         """
-        pending: collections.deque[Ticket | _Local] = collections.deque()
-        blocks = read_blocks(source, BLOCK_BYTES)
-        small = BLOCK_BYTES // 8  # blocks below this are encoded here (see below)
+        pending = self._pending
+        block_bytes = self.block_bytes
+        blocks: Iterator[bytes] | None = read_blocks(source, block_bytes, self.max_bytes, self._make_room)
+        small = block_bytes // 8  # blocks below this are encoded here (see below)
+        largest_frame = 2 * block_bytes  # larger blocks are encoded here too
         read_so_far = 0
         self._refresh()
         try:
             while True:
                 while pending and pending[0].done.is_set():
-                    self._apply(pending.popleft())
+                    self._apply_next()
                 waiting_on_input = pending and not _readable_now(source)
-                if blocks is None or waiting_on_input or len(pending) >= MAX_PENDING:
+                full = len(pending) >= MAX_PENDING or self.held + block_bytes > self.max_bytes
+                if blocks is None or waiting_on_input or (pending and full):
                     if not pending:
                         break
-                    self._apply(pending.popleft())
+                    self._apply_next()
                     continue
                 block = next(blocks, None)
                 if block is None:
                     blocks = None
                     continue
                 read_so_far += len(block)
+                if len(block) > self.max_bytes:  # one line, longer than the lane may hold
+                    self._long_line(block)
+                    del block
+                    continue
+                while pending and self.held + len(block) > self.max_bytes:
+                    self._apply_next()
                 if not self.workers and self.processes and read_so_far > self.start_after_bytes:
                     self._start_workers()
                 worker = min(self.workers, key=lambda w: w.in_flight, default=None)
                 # A small block (a slow producer's few lines) costs less to encode here than to send.
-                if worker is not None and worker.in_flight < WORKER_DEPTH and len(block) >= small:
+                if (
+                    worker is not None
+                    and worker.in_flight < WORKER_DEPTH
+                    and small <= len(block) <= largest_frame
+                ):
                     pending.append(worker.submit(block, self.epoch))
                     self.encoded_elsewhere += 1
                 else:
                     pending.append(_Local(block, self.epoch, encode_block(block, self.readers)))
                     self.encoded_here += 1
+                self.held += len(block)
+                self.peak_held = max(self.peak_held, self.held)
+                del block
         except BaseException:
             for worker in self.workers:
                 worker.kill()
@@ -535,6 +599,28 @@ class BlockLane:
         for worker in self.workers:
             worker.close()
         self.workers = []
+
+    def _apply_next(self) -> None:
+        entry = self._pending.popleft()
+        self.held -= len(entry.block)
+        self._apply(entry)
+
+    def _make_room(self) -> None:
+        """Hand over every block read, then have every batch written and committed."""
+        while self._pending:
+            self._apply_next()
+        self.host.make_room()
+
+    def _long_line(self, line: bytes) -> None:
+        """A line longer than ``max_bytes``: alone, once everything before it is committed, line by line."""
+        self._make_room()
+        self.long_lines += 1
+        self._block, self._line_in_block = line, 0  # where position() says the line is
+        self.process_line(line)
+        self._lines_before += 1
+        self._bytes_before += len(line)
+        self._block = b""
+        self._refresh()
 
     def _start_workers(self) -> None:
         try:

@@ -6,6 +6,7 @@ import datetime
 import decimal
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -506,22 +507,100 @@ def copy_line(values: Iterable[str | None]) -> str:
     return line + "\n"
 
 
-def copy_chunks(rows: Sequence[Sequence[str | None] | str], rows_per_chunk: int = 500) -> list[bytes]:
-    """The COPY text-format data of many rows, UTF-8 encoded, in pieces of ``rows_per_chunk`` lines.
+# COPY text goes to libpq in pieces of about this size: libpq's output buffer grows to the largest piece
+# it is handed (and keeps that size); a batch's text never exists twice (rows are released once joined).
+PIECE_BYTES = 256 << 10
+
+
+def row_bytes(row: Sequence[str | None] | str) -> int:
+    """The memory a batch row takes: its COPY line (``sys.getsizeof``), or its text values and their tuple.
+
+    Args:
+        row: A COPY text line, or a tuple of text values / None.
+
+    Returns:
+        Bytes (what the batch's byte bound counts).
+    """
+    if type(row) is str:
+        return sys.getsizeof(row)
+    return sys.getsizeof(row) + sum([sys.getsizeof(value) for value in row if value is not None])
+
+
+def copy_pieces(rows: list, piece_bytes: int = PIECE_BYTES) -> list[bytes | str]:
+    """The COPY text-format data of a batch's rows, in pieces of whole lines, releasing the rows as it goes.
+
+    Each piece holds whole lines, up to ``piece_bytes`` characters of them (UTF-8 encoded); a longer line is a
+    piece of its own, kept as the ``str`` it is (:class:`ChunkReader` encodes it a slice at a time), so the
+    batch's text is never held twice: ``rows`` is emptied (its items set to None) piece by piece.
 
     Args:
         rows: Rows of text values or None, or rows already in COPY text (a line, newline included).
-        rows_per_chunk: Lines per piece (pieces keep memory flat: no one copy of the whole batch).
+        piece_bytes: The size to aim for per piece.
 
     Returns:
         The pieces, in row order.
     """
-    return [
-        "".join(
-            [row if type(row) is str else copy_line(row) for row in rows[start : start + rows_per_chunk]]
-        ).encode("utf-8")
-        for start in range(0, len(rows), rows_per_chunk)
-    ]
+    pieces: list[bytes | str] = []
+    start = 0
+    count = len(rows)
+    while start < count:
+        end, size, long_line = start, 0, False
+        while end < count:
+            row = rows[end]
+            if type(row) is not str:
+                rows[end] = row = copy_line(row)
+            if len(row) >= piece_bytes:  # a long line is a piece of its own, kept as text
+                long_line = end == start
+                end += long_line
+                break
+            if size + len(row) > piece_bytes:
+                break
+            size += len(row)
+            end += 1
+        pieces.append(rows[start] if long_line else "".join(rows[start:end]).encode("utf-8"))
+        rows[start:end] = [None] * (end - start)
+        start = end
+    rows.clear()
+    return pieces
+
+
+class ChunkReader:
+    """A read-only file over COPY text pieces, for ``copy_expert``: at most ``PIECE_BYTES`` per ``read``.
+
+    A ``str`` piece (one long line) is encoded a slice at a time; the pieces themselves are left as they are
+    (a retried transaction reads them again).
+    """
+
+    def __init__(self, pieces: Sequence[bytes | str], size: int = PIECE_BYTES) -> None:
+        """Read ``pieces`` in order.
+
+        Args:
+            pieces: The pieces (not modified).
+            size: The most one ``read`` returns.
+        """
+        self._pieces = iter(pieces)
+        self._size = size
+        self._current: bytes | str = b""
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """The next slice of text (at most the reader's size), or ``b""`` at the end."""
+        while self._offset >= len(self._current):
+            piece = next(self._pieces, None)
+            if piece is None:
+                return b""
+            self._current, self._offset = piece, 0
+        current, start = self._current, self._offset
+        if type(current) is bytes and start == 0 and len(current) <= self._size:
+            self._offset = len(current)
+            return current
+        self._offset = start + self._size
+        part = current[start : self._offset]
+        return part.encode("utf-8") if type(part) is str else part
+
+    def readline(self, size: int = -1) -> bytes:
+        """psycopg2 only calls ``read``; this keeps the file protocol honest."""
+        return self.read(size)
 
 
 _COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}

@@ -82,6 +82,8 @@ class Loader:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+            # Not kept while waiting for the next work: a batch's rows are freed once it is written.
+            del item, future, work
 
     def _start(self, work: Callable[[], Any]) -> Future:
         future: Future = Future()

@@ -24,10 +24,12 @@ from target_pipeboard_postgres.connector import Connector, pg_type_for
 from target_pipeboard_postgres.copy import (
     INT64_MAX,
     INT64_MIN,
+    ChunkReader,
     FieldError,
     compile_encoder,
-    copy_chunks,
+    copy_pieces,
     parse_copy_line,
+    row_bytes,
     to_json_shown,
 )
 from target_pipeboard_postgres.errors import PipeboardError, SchemaEvolutionError
@@ -43,6 +45,10 @@ UPSERT = "upsert"
 APPEND_ONLY = "append-only"
 OVERWRITE = "overwrite"
 DEFAULT_STAGING_THRESHOLD = 1000
+DEFAULT_BATCH_SIZE_BYTES = 16 << 20
+"""``batch_size_bytes``: a batch is written once its rows take this much memory (or ``batch_size_rows``)."""
+INSERT_MAX_BYTES = 1 << 20
+"""A batch whose rows take this much is written by COPY, however few they are (not a multi-row INSERT)."""
 
 
 def field_of(error: BaseException | None) -> str:
@@ -62,33 +68,13 @@ def field_of(error: BaseException | None) -> str:
     return ".".join(path) or "(record)"
 
 
-class ChunkReader:
-    """A read-only file over COPY text pieces: each ``read`` hands over the next piece."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        """Read ``chunks`` in order.
-
-        Args:
-            chunks: The pieces (not modified).
-        """
-        self._chunks = iter(chunks)
-
-    def read(self, size: int = -1) -> bytes:
-        """The next piece, or ``b""`` at the end."""
-        return next(self._chunks, b"")
-
-    def readline(self, size: int = -1) -> bytes:
-        """psycopg2 only calls ``read``; this keeps the file protocol honest."""
-        return self.read(size)
-
-
 @dataclass(frozen=True)
 class Batch:
-    """A batch handed to the loader's thread: rows for a multi-row INSERT, or their COPY text."""
+    """A batch handed to the loader's thread: rows for a multi-row INSERT, or their COPY text (pieces)."""
 
     count: int
     rows: list[tuple]
-    copy_data: list[bytes]
+    copy_data: list[bytes | str]
     rejects: list[tuple]
     needs_numeric: frozenset[int]
     deleted_keys: list[tuple] = field(default_factory=list)
@@ -131,6 +117,10 @@ class PostgresSink(Sink):
         self.load_method: str = self.config.get("load_method") or UPSERT
         self.staging_threshold: int = int(self.config.get("staging_threshold") or DEFAULT_STAGING_THRESHOLD)
         self.quarantine = self.config.get("on_invalid_record", "fail") == "quarantine"
+        # A batch is written when it holds batch_size_rows rows or its rows take batch_size_bytes (a row
+        # larger than that is a batch of its own); rows replaced by a later one of the same key still count.
+        self.max_bytes: int = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_SIZE_BYTES)
+        self.batch_bytes = 0
         self._pending_reject: tuple[str, str] | None = None
         # A row is a tuple of text values, or (from the record fast lane) its COPY text line.
         self._keyed_rows: dict[Any, tuple | str] = {}
@@ -236,6 +226,11 @@ class PostgresSink(Sink):
         """The record fast lane's line reader: (envelope, line) → (key, row), or None for the SDK's path."""
         return self._read_line
 
+    @property
+    @override
+    def is_full(self) -> bool:
+        return self.current_size >= self.max_size or self.batch_bytes >= self.max_bytes
+
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return FastValidator(self.schema) if self.validate_schema else None
@@ -324,9 +319,16 @@ class PostgresSink(Sink):
                 return
         field, reason = self._pending_reject or ("", "")
         self._pending_reject = None
-        self._rejects.append(
-            (self.stream_name, self.table, self._record_key(record), field, reason, to_json_shown(record))
+        reject = (
+            self.stream_name,
+            self.table,
+            self._record_key(record),
+            field,
+            reason,
+            to_json_shown(record),
         )
+        self.batch_bytes += row_bytes(reject)
+        self._rejects.append(reject)
 
     def _keep(self, values: tuple) -> None:
         for i in self._bigint_index:
@@ -340,13 +342,15 @@ class PostgresSink(Sink):
         """Add a row to the batch, under its key when rows are kept by key."""
         self._put(None if self._key_of is None else self._key_of(values), values)
 
-    def put_rows(self, keys: list, rows: list) -> None:
+    def put_rows(self, keys: list, rows: list, size: int) -> None:
         """Add rows the line reader made (a segment of the block lane) and tally them as records read.
 
         Args:
             keys: Each row's key, as the line reader gives it.
             rows: COPY lines or row tuples.
+            size: Their bytes (:func:`~target_pipeboard_postgres.copy.row_bytes` summed).
         """
+        self.batch_bytes += size
         if self._key_of is None:
             self._rows.extend(rows)
         else:
@@ -360,6 +364,7 @@ class PostgresSink(Sink):
 
     def _put(self, key: Any, row: tuple | str) -> None:
         """Add a row (or its COPY line); under a key, it replaces the batch's earlier row for that key."""
+        self.batch_bytes += row_bytes(row)
         if self._key_of is None:
             self._rows.append(row)
             return
@@ -378,15 +383,20 @@ class PostgresSink(Sink):
         self._keyed_rows = {}
         self._rows = []
         self._rejects = []
+        size, self.batch_bytes = self.batch_bytes, 0
         # COPY text is made here: the loader's thread then mostly waits on Postgres (and rarely on the GIL).
-        staged = len(rows) >= self.staging_threshold
+        # The rows are released as their text is joined: the batch is never held twice. A few large rows go
+        # by COPY too: a multi-row INSERT would hold them again as one statement (and libpq's buffer keep it).
+        staged = len(rows) >= self.staging_threshold or size >= INSERT_MAX_BYTES
+        count = len(rows)
+        deleted_keys = self.deleted_keys(rows)
         batch = Batch(
-            count=len(rows),
+            count=count,
             rows=[] if staged else [parse_copy_line(row) if type(row) is str else row for row in rows],
-            copy_data=copy_chunks(rows) if staged else [],
+            copy_data=copy_pieces(rows) if staged else [],
             rejects=rejects,
             needs_numeric=frozenset(self._needs_numeric),
-            deleted_keys=self.deleted_keys(rows),
+            deleted_keys=deleted_keys,
         )
         del rows
         # Written on the loader's thread while the next batch is read; STATE waits for its commit.

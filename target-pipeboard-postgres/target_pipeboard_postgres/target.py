@@ -29,7 +29,7 @@ from typing_extensions import override
 from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.badlines import TOO_DEEP, UnreadableLine, line_bytes, parse_line, stream_named
 from target_pipeboard_postgres.blocklane import BlockLane, ReaderSpec
-from target_pipeboard_postgres.copy import to_json_shown
+from target_pipeboard_postgres.copy import row_bytes, to_json_shown
 from target_pipeboard_postgres.errors import (
     KeylessUpsertError,
     PipeboardError,
@@ -46,7 +46,13 @@ from target_pipeboard_postgres.loader import Loader
 from target_pipeboard_postgres.metrics import TargetMetrics
 from target_pipeboard_postgres.overwrite import clean_leftover_shadows, swap
 from target_pipeboard_postgres.session import SessionSettings, connection_kwargs
-from target_pipeboard_postgres.sinks import APPEND_ONLY, OVERWRITE, UPSERT, PostgresSink
+from target_pipeboard_postgres.sinks import (
+    APPEND_ONLY,
+    DEFAULT_BATCH_SIZE_BYTES,
+    OVERWRITE,
+    UPSERT,
+    PostgresSink,
+)
 from target_pipeboard_postgres.stopping import StopAwareInput, StopRequested, StopSignals, signal_name
 
 __all__ = ["TargetPipeboardPostgres", "connection_kwargs", "throughput_tuning"]
@@ -62,11 +68,13 @@ ENCODER_START_BYTES = 8 << 20
 MAX_ENCODER_PROCESSES = 16
 # A stream a STATE waits on is drained once this many records of other streams came after its last one.
 IDLE_AFTER_RECORDS = 1000
+MIN_BATCH_SIZE_BYTES = 64 << 10
 DEFAULT_SCHEMA = "pipedrive"
 """The default schema: the one the transform reads (its default source schema) and the demo shows."""
 SETTING_RANGES: dict[str, tuple[int | None, int | None]] = {
     "port": (1, 65535),
     "batch_size_rows": (1, None),
+    "batch_size_bytes": (MIN_BATCH_SIZE_BYTES, None),
     "staging_threshold": (1, None),
     "encoder_processes": (0, MAX_ENCODER_PROCESSES),
 }
@@ -171,6 +179,7 @@ class FastSingerReader(SingerReader):
                 and handler(envelope, line if type(line) is bytes else line.encode())
             ):
                 self._fast_records += 1
+                self._current_message = None  # a long line is not kept past its record
                 return
         try:
             message = self.deserialize_json(line)
@@ -194,6 +203,18 @@ class FastSingerReader(SingerReader):
 
 
 _BLANK_STARTS = frozenset({b"", b" ", b"\t", b"\r", b"\n", "", " ", "\t", "\r", "\n"})
+
+
+def lane_bytes(batch_bytes: int) -> int:
+    """The input the block lane may hold at once (blocks read and not yet handed over): a quarter of a batch.
+
+    Args:
+        batch_bytes: ``batch_size_bytes``.
+
+    Returns:
+        Bytes, between 64 KiB and 6 MiB (twelve blocks of 512 KiB, where more brings no speed).
+    """
+    return min(6 << 20, max(64 << 10, batch_bytes // 4))
 
 
 def _usable_cpus() -> int:
@@ -282,6 +303,16 @@ class TargetPipeboardPostgres(Target):
             description="upsert (by key), append-only (every record a row) or overwrite (replace the table).",
         ),
         th.Property("batch_size_rows", th.IntegerType, default=10_000, description="Records per batch."),
+        th.Property(
+            "batch_size_bytes",
+            th.IntegerType,
+            default=DEFAULT_BATCH_SIZE_BYTES,
+            description=(
+                "Memory a batch's rows may take before it is written (whichever of this and batch_size_rows "
+                "comes first; a larger record is a batch of its own). Also bounds the input the block lane "
+                "holds (a quarter of it): the target's memory is about twice this plus ~70 MB."
+            ),
+        ),
         th.Property(
             "staging_threshold",
             th.IntegerType,
@@ -426,7 +457,7 @@ class TargetPipeboardPostgres(Target):
             raise ConfigValidationError(f"load_method must be one of {', '.join(LOAD_METHODS)}")
         if self.config.get("on_invalid_record", "fail") not in INVALID_RECORD_POLICIES:
             raise ConfigValidationError("on_invalid_record must be `fail` or `quarantine`")
-        for setting in ("batch_size_rows", "staging_threshold"):
+        for setting in ("batch_size_rows", "batch_size_bytes", "staging_threshold"):
             value = self.config.get(setting)
             if value is not None and int(value) < 1:
                 raise ConfigValidationError(f"{setting} must be a positive integer")
@@ -619,7 +650,6 @@ class TargetPipeboardPostgres(Target):
 
     def _take_fast_for(self, sink: PostgresSink) -> FastHandler:
         """The fast lane into one sink: what the SDK does per record, with its periodic checks batched."""
-        max_size = sink.max_size
         counter = sink.record_counter_metric
         taken = 0
 
@@ -629,7 +659,7 @@ class TargetPipeboardPostgres(Target):
                 return False
             taken += 1
             self.fast_lane_records += 1
-            if sink.current_size >= max_size:
+            if sink.is_full:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
                 self.drain_one(sink)
             if not taken % FAST_CHECK_EVERY:
@@ -666,8 +696,21 @@ class TargetPipeboardPostgres(Target):
         processes = self.config.get("encoder_processes")
         if processes is None:
             processes = 1 if _usable_cpus() >= 2 else 0
-        self.block_lane_used = BlockLane(self, process_line, int(processes), ENCODER_START_BYTES)
+        batch_bytes = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_SIZE_BYTES)
+        self.block_lane_used = BlockLane(
+            self, process_line, int(processes), ENCODER_START_BYTES, lane_bytes(batch_bytes)
+        )
         return self.block_lane_used
+
+    def make_room(self) -> None:
+        """Before a record larger than the block lane's bound: every batch written and committed.
+
+        Its memory is then the only large thing held (not also a batch being filled and one in flight).
+        """
+        for sink in list(self._sinks_active.values()):
+            self.drain_one(sink)
+        if self._loader is not None:
+            self._loader.wait()
 
     def interruptible(self, source: t.BinaryIO) -> t.BinaryIO:
         """The input as the block lane should read it: a pipe so that a stop signal ends a waiting read.
@@ -721,12 +764,18 @@ class TargetPipeboardPostgres(Target):
         """
         sink = self._sinks_active[stream]
         assert isinstance(sink, PostgresSink)
+        sizes = [row_bytes(row) for row in rows]
         start, count = 0, len(rows)
         while start < count:
-            max_size = sink.max_size
-            end = min(count, start + max(1, max_size - sink.current_size))
-            sink.put_rows(keys[start:end], rows[start:end])
-            if sink.current_size >= max_size:
+            last = min(count, start + max(1, sink.max_size - sink.current_size))
+            room = sink.max_bytes - sink.batch_bytes
+            end, size = start, 0
+            # The row that reaches batch_size_bytes is the batch's last (a batch holds at least one row).
+            while end < last and (size < room or end == start):
+                size += sizes[end]
+                end += 1
+            sink.put_rows(keys[start:end], rows[start:end], size)
+            if sink.is_full:
                 self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
                 self.drain_one(sink)
             start = end

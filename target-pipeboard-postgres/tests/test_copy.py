@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
 
 import pytest
 from target_pipeboard_postgres.copy import (
+    ChunkReader,
     FieldError,
     UnfitValueError,
     compile_encoder,
-    copy_chunks,
     copy_line,
+    copy_pieces,
     encode_record,
     encode_value,
     parse_copy_line,
@@ -144,16 +146,40 @@ def test_parse_copy_line_reads_back_what_copy_line_wrote(row):
     assert parse_copy_line(copy_line(row).removesuffix("\n")) == row
 
 
-def test_copy_chunks_split_rows_into_whole_lines_in_order():
+def test_copy_pieces_hold_whole_lines_in_order_and_release_the_rows():
     rows = [(str(i), None if i % 3 else "t\tab") for i in range(1203)]
-    chunks = copy_chunks(rows, rows_per_chunk=500)
-    assert len(chunks) == 3
-    assert all(chunk.endswith(b"\n") for chunk in chunks)
-    assert b"".join(chunks).decode() == "".join(copy_line(row) for row in rows)
-    assert copy_chunks([]) == []
+    expected = "".join(copy_line(row) for row in rows)
+    work = list(rows)
+    pieces = copy_pieces(work, piece_bytes=1000)
+    assert work == []  # released as they were joined
+    assert len(pieces) > 5
+    assert all(type(piece) is bytes and piece.endswith(b"\n") for piece in pieces)
+    assert all(len(piece) <= 1000 for piece in pieces)  # ASCII: characters are bytes
+    assert b"".join(pieces).decode() == expected
+    assert copy_pieces([]) == []
     # Rows already in COPY text (the record fast lane's) go as they are, among the others.
     mixed = [copy_line(row) if i % 2 else row for i, row in enumerate(rows)]
-    assert copy_chunks(mixed, rows_per_chunk=500) == chunks
+    assert copy_pieces(mixed, piece_bytes=1000) == pieces
+
+
+def test_a_line_longer_than_a_piece_is_a_piece_of_its_own_kept_as_text():
+    long_line = copy_line(("1", "ü" * 5000))
+    rows = [copy_line(("0", "a")), long_line, copy_line(("2", "b"))]
+    pieces = copy_pieces(list(rows), piece_bytes=1000)
+    assert pieces == [rows[0].encode(), long_line, rows[2].encode()]
+    assert pieces[1] is long_line  # no second copy of it
+
+
+def test_chunk_reader_hands_over_at_most_its_size_per_read_and_can_be_read_again():
+    long_line = copy_line(("1", "ü—" * 3000))
+    pieces = copy_pieces([copy_line((str(i), "x" * 50)) for i in range(100)] + [long_line], piece_bytes=2000)
+    expected = b"".join(piece.encode() if type(piece) is str else piece for piece in pieces)
+    for _ in range(2):  # a retried transaction reads the same pieces again
+        reader = ChunkReader(pieces, size=1000)
+        parts = list(iter(functools.partial(reader.read, 8192), b""))
+        assert b"".join(parts) == expected
+        assert max(len(part) for part in parts) <= 3 * 1000  # at most 1000 characters of UTF-8
+        assert reader.read() == b""
 
 
 def test_generated_encoder_matches_encode_record_and_names_the_bad_field():

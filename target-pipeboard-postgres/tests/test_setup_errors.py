@@ -173,6 +173,16 @@ def test_a_password_with_url_characters_works_percent_encoded(
         ),
         pytest.param({"port": 70000}, "port must be a whole number from 1 to 65535 (got 70000)", id="range"),
         pytest.param(
+            {"batch_size_bytes": "16MB"},
+            "batch_size_bytes must be a whole number of at least 65536 (got '16MB')",
+            id="bytes-type",
+        ),
+        pytest.param(
+            {"batch_size_bytes": 1000},
+            "batch_size_bytes must be a whole number of at least 65536 (got 1000)",
+            id="bytes-range",
+        ),
+        pytest.param(
             {"load_method": "merge"},
             "load_method must be one of upsert, append-only, overwrite (got 'merge')",
             id="choice",
