@@ -7,8 +7,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .changelog import DealChangelogs
 from . import extra_records
+from .changelog import DealChangelogs
 from .clock import Clock
 from .generators import account, contacts, engagement, products
 from .generators import deals as deal_gen

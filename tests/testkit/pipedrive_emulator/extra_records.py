@@ -31,7 +31,7 @@ def add_records(
     """Fill ``records`` with the entities of ``ENTITIES`` and give every activity its ``attendees``.
 
     Args:
-        records: The dataset's records so far (deals, persons, products, activities, users…), changed in place.
+        records: The dataset's records so far (deals, persons, products, activities…), changed in place.
         seed: The dataset's seed (each entity derives its own random source from it).
         now: The clock's instant, epoch seconds.
         company: The ``/v1/users/me`` company facts (``me_user_id``, ``company_id``).
@@ -55,9 +55,7 @@ def add_records(
         revenue.product_variations(seed, list(records["products"].values()))
     )
     records["call_logs"] = by_id(
-        conversations.call_logs(
-            seed, amounts["call_logs"], users, me, company["company_id"], activities, now
-        )
+        conversations.call_logs(seed, amounts["call_logs"], users, me, company["company_id"], activities, now)
     )
     records["deal_participants"] = by_id(
         conversations.deal_participants(seed, deals, list(names), users, epoch_of)

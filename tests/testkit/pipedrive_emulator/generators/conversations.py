@@ -1,5 +1,5 @@
-"""Call logs, deal participants, mail threads, files, filters and activity attendees, consistent with the deals,
-persons, organizations and activities of the dataset.
+"""Call logs, deal participants, mail threads, files, filters and activity attendees, consistent with the
+deals, persons, organizations and activities of the dataset.
 
 Each has a random source of its own (``<seed>:<entity>``), so adding them left every other record the seed
 always gave unchanged. Call logs and mail threads belong to users: Pipedrive serves a token only its own
@@ -67,7 +67,7 @@ def deal_participants(
     seed: int, deals: list[dict], persons: list[int], users: list[int], epoch_of: dict[int, int]
 ) -> list[dict]:
     """Participants of ~20 % of the deals (1-3 persons other than the deal's own person), kept compact:
-    ``{id, deal_id, person_id, add_time, active_flag, added_by_user_id}``; the route shapes them as v1 does."""
+    ``{id, deal_id, person_id, add_time, active_flag, added_by_user_id}``; the route shapes them (v1)."""
     rng = random.Random(f"{seed}:deal_participants")
     out: list[dict] = []
     for deal in deals:
@@ -156,8 +156,10 @@ def mail_threads(
     return out
 
 
-def files(seed: int, count: int, users: list[int], deals: list[dict], persons: dict[int, str], now: int) -> list:
-    """File metadata (v1 shape) attached to deals and their persons; ~2 % already deleted (``active_flag``)."""
+def files(
+    seed: int, count: int, users: list[int], deals: list[dict], persons: dict[int, str], now: int
+) -> list:
+    """File metadata (v1 shape) attached to deals and their persons; ~2 % deleted (``active_flag``)."""
     rng = random.Random(f"{seed}:files")
     out: list[dict] = []
     for number in range(1, count + 1):

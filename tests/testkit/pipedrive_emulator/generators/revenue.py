@@ -40,7 +40,8 @@ def deal_installments(seed: int, deals: list[dict], epoch_of: dict[int, int]) ->
 
 def product_variations(seed: int, products: list[dict]) -> list[dict]:
     """Variations of ~30 % of the products (1-3 each), priced in the product's currencies
-    (``{id, name, product_id, prices[{product_variation_id, price, currency, cost, direct_cost, notes}]}``)."""
+    (``{id, name, product_id, prices[{product_variation_id, price, currency, cost, direct_cost, notes}]}``).
+    """
     rng = random.Random(f"{seed}:product_variations")
     out: list[dict] = []
     for product in products:
