@@ -379,9 +379,14 @@ class PipedriveStream(RESTStream[Any]):
             self._end_read(read, completed, count)
 
     def _unavailable(self) -> bool:
-        """The budget is spent, or the entity's field metadata was refused (logged once, then)."""
+        """The budget is spent, the entity's field metadata was refused (logged once, then), or the stream's
+        endpoint was refused at an earlier partition (mail threads' folders)."""
         gated = self._tap.gated_entities  # type: ignore[attr-defined]
-        return self.client.budget_exhausted or any(entity in gated for entity in self.field_entities())
+        return (
+            self.client.budget_exhausted
+            or self.endpoint.path in self.client.skipped
+            or any(entity in gated for entity in self.field_entities())
+        )
 
     def _begin_read(self, context: Context | None) -> CompleteRead | None:
         """Start (or continue, at a later partition) this run's complete read of the stream, if any."""
