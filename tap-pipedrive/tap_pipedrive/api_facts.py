@@ -78,7 +78,10 @@ PERSONS = Endpoint(
 ORGANIZATIONS = Endpoint(
     "/api/v2/organizations", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True
 )
-ACTIVITIES = Endpoint("/api/v2/activities", "v2", CURSOR, 10, updated_since=True, sort="sort_by")
+ACTIVITIES = Endpoint(
+    "/api/v2/activities", "v2", CURSOR, 10, updated_since=True, sort="sort_by", include_fields=("attendees",)
+)
+"""``attendees`` (meeting invitees) come only when asked for with ``include_fields``."""
 PRODUCTS = Endpoint("/api/v2/products", "v2", CURSOR, 10, updated_since=True, sort="sort_by")
 PIPELINES = Endpoint("/api/v2/pipelines", "v2", CURSOR, 5)
 STAGES = Endpoint("/api/v2/stages", "v2", CURSOR, 5)
