@@ -18,8 +18,6 @@ from .generators.field_metadata import build_fields
 from .generators.v1_fields import lead_fields, note_fields
 
 V2_ENTITIES = (
-    "deal_installments",
-    "product_variations",
     "deals",
     "persons",
     "organizations",
@@ -30,7 +28,7 @@ V2_ENTITIES = (
     "deal_products",
 )
 V1_ENTITIES = ("users", "activity_types", "leads", "lead_labels", "notes", "currencies")
-V1_ENTITIES += ("call_logs", "deal_participants", "files", "filters")
+V1_ENTITIES += ("deal_participants", "files", "filters")
 
 V2_FIELD_ENTITIES = ("deal", "person", "organization", "product", "activity")
 """Keys of ``Dataset.fields`` served by ``/api/v2/<x>Fields`` (v2 field items)."""
@@ -44,7 +42,7 @@ ISO_MS_ENTITIES = frozenset({"leads", "lead_labels"})
 
 NULLABLE_IN_PRACTICE: dict[str, frozenset[str]] = {
     "files": frozenset(
-        {"deal_id", "person_id", "org_id", "product_id", "activity_id", "lead_id", "project_id", "log_id"}
+        {"deal_id", "person_id", "org_id", "product_id", "activity_id", "lead_id", "project_id"}
     ),
     "deals": frozenset(
         {"person_id", "org_id", "stage_change_time", "won_time", "lost_time", "expected_close_date"}

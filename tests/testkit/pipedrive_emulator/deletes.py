@@ -70,7 +70,7 @@ STYLES: dict[str, DeleteStyle] = {
     "deal_participants": DeleteStyle(REMOVE, stamp=None),
     "mail_threads": DeleteStyle(REMOVE, stamp=None),
     "files": DeleteStyle(INACTIVE, purged=True, hideable=True),
-    "filters": DeleteStyle(INACTIVE, hideable=True),
+    "filters": DeleteStyle(INACTIVE),
 }
 """Every entity ``mutate(delete=...)`` can delete, and how."""
 

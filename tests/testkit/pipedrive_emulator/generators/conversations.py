@@ -170,15 +170,16 @@ def files(
         active = rng.random() >= 0.02
         if not active:  # deleted within Pipedrive's 30 days (older ones would be purged)
             updated = max(added, now - rng.randint(1, 20) * DAY)
-        person_id = deal.get("person_id")
+        on_deal = rng.random() >= 0.2  # the others are attached to a person only
+        person_id = deal.get("person_id") if on_deal else rng.choice(list(persons))
         name = f"{word}_{number}.{kind}"
         out.append(
             {
                 "id": number,
                 "user_id": rng.choice(users),
-                "deal_id": deal["id"],
+                "deal_id": deal["id"] if on_deal else None,
                 "person_id": person_id,
-                "org_id": deal.get("org_id"),
+                "org_id": deal.get("org_id") if on_deal else None,
                 "product_id": None,
                 "activity_id": None,
                 "lead_id": None,
@@ -197,7 +198,7 @@ def files(
                 "s3_bucket": "",
                 "mail_message_id": "",
                 "mail_template_id": "",
-                "deal_name": deal["title"],
+                "deal_name": deal["title"] if on_deal else "",
                 "person_name": persons.get(person_id, "") if person_id else "",
                 "org_name": "",
                 "product_name": "",
