@@ -56,7 +56,8 @@ class DealParticipantsStream(VersionedChildStream):
     primary_keys = ("id",)
     standard_properties = schemas.DEAL_PARTICIPANTS
     deletion = deletions.INACTIVE
-    parent_batch_size = 20
+    parent_batch_size = 1
+    """One request per parent: a run the token share stops never asks for a parent twice."""
 
     def wants_parent(self, record: Mapping[str, Any]) -> bool:
         """Deals Pipedrive says have participants (or does not say)."""

@@ -48,7 +48,8 @@ class ProductVariationsStream(VersionedChildStream):
     primary_keys = ("id",)
     standard_properties = schemas.PRODUCT_VARIATIONS
     parent_stream = "products"
-    parent_batch_size = 20
+    parent_batch_size = 1
+    """One request per parent: a run the token share stops never asks for a parent twice."""
     timestamp_properties = ()
 
     def read_for_parents(self, parent_ids: list[Any]) -> Iterable[dict[str, Any]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tap_pipedrive.tap import TapPipedrive
 
 STREAMS = (
     "deal_installments",
@@ -159,7 +160,7 @@ def test_records_deleted_in_pipedrive_are_left_out_of_the_complete_read_that_mar
 
     second = run_tap(config, state=first.state)
 
-    got = {r["id"] for r in second.records[stream]}
+    got = {r["id"] for r in second.records[stream] if not r["is_deleted"]}  # filters list theirs, marked
     assert not got & set(doomed)
     assert got == set(truth(emulator, stream))
     assert activations(second, stream), f"{stream}: the complete read ends with ACTIVATE_VERSION"
@@ -223,3 +224,43 @@ def test_the_lite_plan_leaves_installments_out_and_the_run_succeeds(make_emulato
     assert not output.records["deal_installments"]
     assert [r.status for r in requests_to(emulator, "/deals/installments")] == [403]
     assert output.records["deal_participants"]
+
+
+def only(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:
+    """The catalog with just ``streams`` selected."""
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
+def test_deal_participants_spread_over_runs_under_the_token_share_and_each_deal_is_asked_once(
+    make_emulator, run_tap
+):
+    emulator = make_emulator(deals=200, seed=31, plan="lite", seats=1)  # a 30,000-token day
+    config = config_for(emulator, token_budget_share=0.005)  # 150 tokens a run
+    catalog = only(TapPipedrive(config=config).catalog_dict, {"deals", "deal_participants"})
+    emulator.clear_log()
+    runs: list[Any] = []
+    while len(runs) < 12:
+        seen = len(emulator.request_log)
+        output = run_tap(config, state=runs[-1].state if runs else {}, catalog=catalog)
+        runs.append(output)
+        assert sum(r.token_cost for r in emulator.request_log[seen:]) <= 150
+        pending = output.state["bookmarks"].get("deal_participants", {}).get("pending_parent_ids")
+        if not pending:
+            break
+
+    assert len(runs) > 2, "the participants did not need several runs"
+    asked = [r.path for r in emulator.request_log if r.path.endswith("/participants")]
+    assert len(asked) == len(set(asked)), "no deal's participants asked twice"
+    with_participants = {r["deal_id"] for r in emulator.records("deal_participants")}
+    assert {int(path.split("/")[-2]) for path in asked} == with_participants
+    got = {r["id"] for run in runs for r in run.records["deal_participants"]}
+    assert got == {r["id"] for r in emulator.records("deal_participants")}
+    assert_nothing_rejected_but_budget(emulator)
+
+
+def assert_nothing_rejected_but_budget(emulator: Any) -> None:
+    assert {r.status for r in emulator.request_log} <= {200, 429}
