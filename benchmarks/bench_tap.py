@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -165,8 +166,8 @@ def tokens(base_url: str) -> tuple[int, int, dict[str, int]]:
     log = admin(base_url, "requests")
     admin(base_url, "requests/clear", {})
     by_path: Counter[str] = Counter()
-    for entry in log:
-        by_path[entry["path"]] += int(entry.get("token_cost") or 0)
+    for entry in log:  # per path template: /api/v1/deals/{id}/participants, not one line per deal
+        by_path[re.sub(r"/\d+(?=/|$)", "/{id}", entry["path"])] += int(entry.get("token_cost") or 0)
     return sum(by_path.values()), len(log), dict(by_path)
 
 
@@ -178,6 +179,7 @@ RECONCILED_PATHS = {
     "products": ("/api/v2/products",),
     "notes": ("/api/v1/notes",),
     "leads": ("/api/v1/leads", "/api/v1/leads/archived"),
+    "files": ("/api/v1/files",),
 }
 """The list endpoints a reconciliation pass reads, per incremental stream."""
 

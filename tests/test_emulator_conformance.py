@@ -33,6 +33,7 @@ ITEM_ENTITY = {
     "/notes": "notes",
     "/activityTypes": "activity_types",
     "/leadFields": "lead_fields",
+    "/files": "files",
 }
 
 
@@ -108,6 +109,14 @@ def url_for(api: str, path: str, emulator: Emulator) -> str:
         path = f"/deals/{deal_id}/changelog"
     if path == "/pipelines/{id}/movement_statistics":
         path = "/pipelines/1/movement_statistics"
+    if path == "/deals/{id}/participants":
+        deal_id = Counter(r["deal_id"] for r in emulator.records("deal_participants")).most_common(1)[0][0]
+        path = f"/deals/{deal_id}/participants"
+    if path == "/products/{id}/variations":
+        product_id = Counter(r["product_id"] for r in emulator.records("product_variations")).most_common(1)[
+            0
+        ][0]
+        path = f"/products/{product_id}/variations"
     prefix = "/api/v2" if api == "v2" else "/api/v1"
     return emulator.base_url + prefix + path
 
@@ -116,7 +125,15 @@ def first_params(api: str, path: str, emulator: Emulator) -> dict[str, str]:
     if path == "/deals/products":
         deal_ids = sorted({r["deal_id"] for r in emulator.records("deal_products")})[:100]
         return {"deal_ids": ",".join(map(str, deal_ids)), "limit": "40"}
+    if path == "/deals/installments":
+        deal_ids = sorted({r["deal_id"] for r in emulator.records("deal_installments")})[:100]
+        return {"deal_ids": ",".join(map(str, deal_ids)), "limit": "40"}
+    if path == "/mailbox/mailThreads":
+        return {"folder": "inbox", "limit": "5"}
+    if path == "/files":
+        return {"limit": "50", "sort": "update_time DESC"}
     if path in (
+        "/filters",
         "/users",
         "/users/me",
         "/deals/summary",

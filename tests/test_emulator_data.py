@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from pipeboard_testkit.openapi import inline_refs, load_spec
+from pipedrive_emulator import extra_records
 from pipedrive_emulator.clock import Clock
 from pipedrive_emulator.data import (
     NULLABLE_IN_PRACTICE,
@@ -99,7 +100,7 @@ def test_generation_and_mutation_do_not_depend_on_string_hash_randomisation():
 
 def test_entity_counts_scale_with_the_deals_knob(ds):
     counts = {entity: len(rows) for entity, rows in ds.records.items()}
-    assert set(counts) == set(V2_ENTITIES) | set(V1_ENTITIES)
+    assert set(counts) == set(V2_ENTITIES) | set(V1_ENTITIES) | set(extra_records.ENTITIES)
     assert counts["deals"] == 3_000
     assert counts["users"] == 7
     assert counts["organizations"] == 750
@@ -112,6 +113,7 @@ def test_entity_counts_scale_with_the_deals_knob(ds):
     assert counts["activity_types"] == 8
     assert counts["lead_labels"] == 6
     assert counts["currencies"] == 8
+    assert (counts["call_logs"], counts["mail_threads"], counts["files"]) == (600, 300, 600)
     assert 2 <= counts["pipelines"] <= 3
     per_pipeline = Counter(s["pipeline_id"] for s in ds.records["stages"].values() if not s["is_deleted"])
     assert all(4 <= n <= 6 for n in per_pipeline.values())
@@ -374,6 +376,8 @@ TS_FORMATS = {entity: V2_TS for entity in V2_ENTITIES} | {
     "notes": V1_TS,
     "leads": ISO_MS_TS,
     "lead_labels": ISO_MS_TS,
+    "files": V1_TS,
+    "filters": V1_TS,
 }
 
 
@@ -450,7 +454,7 @@ def test_every_documented_spec_gap_is_needed(ds):
     for entity, props in NULLABLE_IN_PRACTICE.items():
         for prop in props:
             assert any(r[prop] is None for r in ds.records[entity].values()), (entity, prop)
-        version, path = ("v1", "/notes") if entity == "notes" else ("v2", paths[entity])
+        version, path = ("v1", f"/{entity}") if entity in ("notes", "files") else ("v2", paths[entity])
         spec = load_spec(version)
         response = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         strict = find_data(inline_refs(spec, response))["items"]["properties"]

@@ -37,6 +37,8 @@ LIST_PATHS = {
     "leads": ("v1", "/leads"),
     "lead_labels": ("v1", "/leadLabels"),
     "currencies": ("v1", "/currencies"),
+    "files": ("v1", "/files"),
+    "filters": ("v1", "/filters"),
 }
 HIDEABLE = sorted(entity for entity, style in STYLES.items() if style.hideable)
 

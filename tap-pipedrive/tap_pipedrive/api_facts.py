@@ -23,6 +23,7 @@ class Endpoint:
         option_labels: The operation accepts ``include_option_labels`` (enum/set values come with their
             current label, so options added since the metadata was cached are labelled too).
         include_fields: Optional fields asked for with ``include_fields`` (the request costs the same).
+        max_limit: Largest ``limit`` the operation accepts (500, but ``/v1/files`` 100, ``/v1/callLogs`` 50).
     """
 
     path: str
@@ -33,6 +34,11 @@ class Endpoint:
     sort: str | None = None
     option_labels: bool = False
     include_fields: tuple[str, ...] = ()
+    max_limit: int = 500
+
+    def page_size(self, wanted: int) -> int:
+        """The ``limit`` to send for a wanted page size: never above what the operation accepts."""
+        return min(wanted, self.max_limit)
 
 
 DEAL_INCLUDE_FIELDS = (
@@ -43,6 +49,7 @@ DEAL_INCLUDE_FIELDS = (
     "undone_activities_count",
     "products_count",
     "source_lead_id",
+    "participants_count",
 )
 """Optional deal fields the tap asks for: the counts main_bi reports and the lead a deal came from."""
 
@@ -71,7 +78,10 @@ PERSONS = Endpoint(
 ORGANIZATIONS = Endpoint(
     "/api/v2/organizations", "v2", CURSOR, 10, updated_since=True, sort="sort_by", option_labels=True
 )
-ACTIVITIES = Endpoint("/api/v2/activities", "v2", CURSOR, 10, updated_since=True, sort="sort_by")
+ACTIVITIES = Endpoint(
+    "/api/v2/activities", "v2", CURSOR, 10, updated_since=True, sort="sort_by", include_fields=("attendees",)
+)
+"""``attendees`` (meeting invitees) come only when asked for with ``include_fields``."""
 PRODUCTS = Endpoint("/api/v2/products", "v2", CURSOR, 10, updated_since=True, sort="sort_by")
 PIPELINES = Endpoint("/api/v2/pipelines", "v2", CURSOR, 5)
 STAGES = Endpoint("/api/v2/stages", "v2", CURSOR, 5)
@@ -96,6 +106,17 @@ PRODUCT_FIELDS = Endpoint("/api/v2/productFields", "v2", CURSOR, 10)
 ACTIVITY_FIELDS = Endpoint("/api/v2/activityFields", "v2", CURSOR, 10)
 LEAD_FIELDS = Endpoint("/api/v1/leadFields", "v1", OFFSET, 20)
 NOTE_FIELDS = Endpoint("/api/v1/noteFields", "v1", SINGLE, 20)
+
+DEAL_INSTALLMENTS = Endpoint("/api/v2/deals/installments", "v2", CURSOR, 10)
+"""Installments of up to ``DEAL_IDS_PER_REQUEST`` deals (``deal_ids``); Growth plans and above."""
+PRODUCT_VARIATIONS = Endpoint("/api/v2/products/{id}/variations", "v2", CURSOR, 10)
+DEAL_PARTICIPANTS = Endpoint("/api/v1/deals/{id}/participants", "v1", OFFSET, 10)
+CALL_LOGS = Endpoint("/api/v1/callLogs", "v1", OFFSET, 20, max_limit=50)
+"""Only the API token's own user's call logs ("all call logs assigned to a particular user")."""
+MAIL_THREADS = Endpoint("/api/v1/mailbox/mailThreads", "v1", OFFSET, 20)
+"""Only the API token's own user's mailbox, one ``folder`` per request."""
+FILES = Endpoint("/api/v1/files", "v1", OFFSET, 20, sort="sort", max_limit=100)
+FILTERS = Endpoint("/api/v1/filters", "v1", SINGLE, 20)
 
 FIELD_ENDPOINTS: dict[str, Endpoint] = {
     "deal": DEAL_FIELDS,

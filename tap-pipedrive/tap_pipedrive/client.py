@@ -110,11 +110,14 @@ class PipedriveClient:
         response = self.send(self.session.prepare_request(request), endpoint)
         return response_body(response)
 
-    def iterate(self, endpoint: Endpoint, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every record of a list endpoint, following its pagination."""
+    def iterate(
+        self, endpoint: Endpoint, params: dict[str, Any] | None = None, path: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list endpoint (at ``path`` when it has an ``{id}``), following its pages."""
         params = dict(params or {})
+        page_size = endpoint.page_size(self.page_size)
         if endpoint.pagination in (CURSOR, OFFSET):
-            params["limit"] = self.page_size
+            params["limit"] = page_size
         cursor: str | None = None
         start = 0
         while True:
@@ -123,7 +126,7 @@ class PipedriveClient:
                 page_params["cursor"] = cursor
             if endpoint.pagination == OFFSET and start:
                 page_params["start"] = start
-            body = self.get(self.base_url, endpoint, page_params)
+            body = self.get(self.base_url, endpoint, page_params, path)
             data = body.get("data") or []
             yield from data if isinstance(data, list) else [data]
             extra = body.get("additional_data") or {}
@@ -132,7 +135,7 @@ class PipedriveClient:
                 if not cursor:
                     return
             elif endpoint.pagination == OFFSET:
-                following = next_offset(extra, start, self.page_size, len(data))
+                following = next_offset(extra, start, page_size, len(data))
                 if following is None:
                     return
                 start = following
@@ -271,7 +274,7 @@ class PipedriveStream(RESTStream[Any]):
         if self.endpoint.pagination == CURSOR:
             return CursorPaginator()
         if self.endpoint.pagination == OFFSET:
-            return OffsetPaginator(self.client.page_size)
+            return OffsetPaginator(self.endpoint.page_size(self.client.page_size))
         return None
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
@@ -279,7 +282,7 @@ class PipedriveStream(RESTStream[Any]):
         endpoint = self.endpoint_for(context)
         params: dict[str, Any] = {}
         if endpoint.pagination in (CURSOR, OFFSET):
-            params["limit"] = self.client.page_size
+            params["limit"] = endpoint.page_size(self.client.page_size)
         if endpoint.pagination == CURSOR and next_page_token:
             params["cursor"] = next_page_token
         if endpoint.pagination == OFFSET and next_page_token:
@@ -376,9 +379,14 @@ class PipedriveStream(RESTStream[Any]):
             self._end_read(read, completed, count)
 
     def _unavailable(self) -> bool:
-        """The budget is spent, or the entity's field metadata was refused (logged once, then)."""
+        """The budget is spent, the entity's field metadata was refused (logged once, then), or the stream's
+        endpoint was refused at an earlier partition (mail threads' folders)."""
         gated = self._tap.gated_entities  # type: ignore[attr-defined]
-        return self.client.budget_exhausted or any(entity in gated for entity in self.field_entities())
+        return (
+            self.client.budget_exhausted
+            or self.endpoint.path in self.client.skipped
+            or any(entity in gated for entity in self.field_entities())
+        )
 
     def _begin_read(self, context: Context | None) -> CompleteRead | None:
         """Start (or continue, at a later partition) this run's complete read of the stream, if any."""

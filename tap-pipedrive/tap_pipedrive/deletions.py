@@ -47,6 +47,8 @@ USER_DELETED = DeletionSignal(flag="is_deleted", deleted_at="modified")
 """Users: ``is_deleted`` (``active_flag: false`` only means deactivated)."""
 INACTIVE = DeletionSignal(inactive="active_flag")
 """v1 entities Pipedrive "marks as deleted" with ``active_flag: false`` (activity types, notes, files)."""
+MAIL_DELETED = DeletionSignal(flag="deleted_flag")
+"""Mail threads: ``deleted_flag: 1`` (a thread moved to the trash; Pipedrive lists it no more either)."""
 ABSENCE = DeletionSignal(deleted_at=None)
 """No signal in the record: a deleted record is simply no longer listed."""
 

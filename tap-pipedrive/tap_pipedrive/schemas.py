@@ -84,13 +84,14 @@ DEALS = properties(
     "lost_time:dt local_won_date:date local_lost_date:date local_close_date:date expected_close_date:date "
     "label_ids:ints origin:str origin_id:str channel:int channel_id:str source_lead_id:str acv:num arr:num "
     "mrr:num email_messages_count:int notes_count:int activities_count:int done_activities_count:int "
-    "undone_activities_count:int products_count:int"
+    "undone_activities_count:int products_count:int participants_count:int"
 )
 ACTIVITIES = properties(
     "id:int subject:str type:str owner_id:int creator_user_id:int is_deleted:bool add_time:dt update_time:dt "
     "deal_id:int lead_id:str person_id:int org_id:int project_id:int due_date:date due_time:str duration:str "
     "busy:bool done:bool marked_as_done_time:dt location:obj participants:arr conference_meeting_client:str "
-    "conference_meeting_url:str conference_meeting_id:str public_description:str priority:int note:str"
+    "conference_meeting_url:str conference_meeting_id:str public_description:str priority:int note:str "
+    "attendees:arr"
 )
 ACTIVITY_TYPES = properties(
     "id:int name:str icon_key:str color:str order_nr:int key_string:str active_flag:bool is_custom_flag:bool "
@@ -136,4 +137,35 @@ DEAL_CHANGES = properties(
 DEAL_HISTORY_COVERAGE = properties(
     "stream:str mode:str deals_needing_history:int deals_complete:int deals_pending:int coverage:num "
     "is_complete:bool listed_through:dt"
+)
+DEAL_INSTALLMENTS = properties("id:int deal_id:int amount:num billing_date:date description:str")
+PRODUCT_VARIATIONS = properties("id:int product_id:int name:str prices:arr")
+CALL_LOGS = properties(
+    "id:str activity_id:int person_id:int org_id:int deal_id:int lead_id:str user_id:int company_id:int "
+    "subject:str duration:int outcome:str from_phone_number:str to_phone_number:str has_recording:bool "
+    "start_time:dt end_time:dt note:str"
+)
+DEAL_PARTICIPANTS = properties(
+    "id:int deal_id:int person_id:int person_name:str add_time:dt active_flag:bool added_by_user_id:int"
+)
+MAIL_THREADS = properties(
+    "id:int account_id:str user_id:int subject:str snippet:str read_flag:bool has_attachments_flag:bool "
+    "has_real_attachments_flag:bool deleted_flag:bool synced_flag:bool shared_flag:bool archived_flag:bool "
+    "has_sent_flag:bool has_draft_flag:bool all_messages_sent_flag:bool first_message_to_me_flag:bool "
+    "smart_bcc_flag:bool mail_tracking_status:str folders:strs parties:obj message_count:int "
+    "first_message_timestamp:dt last_message_timestamp:dt last_message_sent_timestamp:dt "
+    "last_message_received_timestamp:dt add_time:dt update_time:dt deal_id:int deal_status:str lead_id:str "
+    "has_inline_attachments_flag:bool mail_link_tracking_enabled_flag:bool external_deleted_flag:bool "
+    "drafts_parties:arr version:int snippet_draft:str snippet_sent:str folder:str"
+)
+FILES = properties(
+    "id:int user_id:int deal_id:int person_id:int org_id:int product_id:int activity_id:int lead_id:str "
+    "project_id:int log_id:int add_time:dt update_time:dt file_name:str file_type:str file_size:int "
+    "active_flag:bool inline_flag:bool remote_location:str remote_id:str mail_message_id:str "
+    "mail_template_id:str name:str description:str url:str cid:str s3_bucket:str deal_name:str "
+    "person_name:str org_name:str product_name:str lead_name:str project_name:str"
+)
+FILTERS = properties(
+    "id:int name:str filter_code:str is_editable:bool active_flag:bool type:str temporary_flag:bool "
+    "user_id:int add_time:dt update_time:dt visible_to:str last_used_time:dt custom_view_id:int"
 )

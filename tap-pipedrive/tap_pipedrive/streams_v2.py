@@ -153,3 +153,15 @@ class ProductsStream(CustomFieldStream):
     field_entity = "product"
     standard_properties = schemas.PRODUCTS
     deletion = deletions.IS_DELETED
+
+    def read_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The products; after each one, child streams (variations) read their full batches."""
+        children = self._tap.children  # type: ignore[attr-defined]
+        for record in super().read_records(context):
+            yield record
+            children.drain_ready(self.name)
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        """The product becomes pending for its child streams (kept in state)."""
+        self._tap.children.note(self.name, row)  # type: ignore[attr-defined]
+        return super().post_process(row, context)

@@ -22,6 +22,7 @@ from tap_pipedrive.history_state import MODES as DEAL_HISTORY_MODES
 from tap_pipedrive.streams_currency_rates import DEFAULT_REFRESH_HOURS, DealCurrencyRatesStream
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_deal_products import DealProductsStream
+from tap_pipedrive.streams_engagement import CallLogsStream, DealParticipantsStream, MailThreadsStream
 from tap_pipedrive.streams_fields import (
     ActivityFieldsStream,
     DealFieldsStream,
@@ -31,7 +32,9 @@ from tap_pipedrive.streams_fields import (
     PersonFieldsStream,
     ProductFieldsStream,
 )
+from tap_pipedrive.streams_files import FilesStream, FiltersStream
 from tap_pipedrive.streams_history import DealChangesStream, DealHistoryCoverageStream, DealWatch
+from tap_pipedrive.streams_revenue import DealInstallmentsStream, ProductVariationsStream
 from tap_pipedrive.streams_v1 import (
     ActivityTypesStream,
     CurrenciesStream,
@@ -73,6 +76,13 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     ActivityFieldsStream,
     LeadFieldsStream,
     NoteFieldsStream,
+    DealInstallmentsStream,
+    ProductVariationsStream,
+    DealParticipantsStream,
+    CallLogsStream,
+    MailThreadsStream,
+    FiltersStream,
+    FilesStream,
     DealChangesStream,
     DealHistoryCoverageStream,
 )

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from . import extra_records
 from .changelog import DealChangelogs
 from .clock import Clock
 from .generators import account, contacts, engagement, products
@@ -27,6 +28,7 @@ V2_ENTITIES = (
     "deal_products",
 )
 V1_ENTITIES = ("users", "activity_types", "leads", "lead_labels", "notes", "currencies")
+V1_ENTITIES += ("deal_participants", "files", "filters")
 
 V2_FIELD_ENTITIES = ("deal", "person", "organization", "product", "activity")
 """Keys of ``Dataset.fields`` served by ``/api/v2/<x>Fields`` (v2 field items)."""
@@ -39,6 +41,9 @@ FIELD_OPTIONAL_KEYS = ("ui_visibility", "important_fields", "required_fields")
 ISO_MS_ENTITIES = frozenset({"leads", "lead_labels"})
 
 NULLABLE_IN_PRACTICE: dict[str, frozenset[str]] = {
+    "files": frozenset(
+        {"deal_id", "person_id", "org_id", "product_id", "activity_id", "lead_id", "project_id"}
+    ),
     "deals": frozenset(
         {"person_id", "org_id", "stage_change_time", "won_time", "lost_time", "expected_close_date"}
     ),
@@ -247,6 +252,7 @@ def generate(deals: int, seed: int = 7) -> Dataset:
         "notes": by_id(note_rows),
         "currencies": by_id(currencies),
     }
+    extra_records.add_records(records, seed, ctx.now, company, deal_added)
     return Dataset(seed=seed, clock=clock, records=records, fields=fields, company=company)
 
 

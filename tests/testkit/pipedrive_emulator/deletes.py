@@ -64,6 +64,13 @@ STYLES: dict[str, DeleteStyle] = {
     "lead_labels": DeleteStyle(REMOVE, stamp=None),
     "currencies": DeleteStyle(REMOVE, stamp=None),
     "deal_products": DeleteStyle(REMOVE, stamp=None),
+    "deal_installments": DeleteStyle(REMOVE, stamp=None),
+    "product_variations": DeleteStyle(REMOVE, stamp=None),
+    "call_logs": DeleteStyle(REMOVE, stamp=None),
+    "deal_participants": DeleteStyle(REMOVE, stamp=None),
+    "mail_threads": DeleteStyle(REMOVE, stamp=None),
+    "files": DeleteStyle(INACTIVE, purged=True, hideable=True),
+    "filters": DeleteStyle(INACTIVE),
 }
 """Every entity ``mutate(delete=...)`` can delete, and how."""
 
@@ -176,10 +183,11 @@ def purge_expired(ds: Dataset, now: datetime) -> dict[str, list[Any]]:
             purged[entity] = sorted(gone)
     if "deals" in purged:
         doomed = set(purged["deals"])
-        lines = ds.records["deal_products"]
-        orphans = sorted(rid for rid, line in lines.items() if line["deal_id"] in doomed)
-        for rid in orphans:
-            del lines[rid]
-        if orphans:
-            purged["deal_products"] = orphans
+        for child in ("deal_products", "deal_installments", "deal_participants"):
+            lines = ds.records[child]
+            orphans = sorted(rid for rid, line in lines.items() if line["deal_id"] in doomed)
+            for rid in orphans:
+                del lines[rid]
+            if orphans:
+                purged[child] = orphans
     return purged

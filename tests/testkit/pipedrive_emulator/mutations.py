@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import deletes as deletions
+from . import mutations_engagement
 from .changelog import log_changes, snapshot
 from .data import Dataset
 from .deal_moves import close_deals, move_stages
@@ -192,6 +193,8 @@ def mutate(
     stage_moves: int = 0,
     wins: int = 0,
     losses: int = 0,
+    add: Mapping[str, int] | None = None,
+    edit: Mapping[str, int] | None = None,
 ) -> dict:
     """Apply one batch of changes "between runs", deterministically for a given dataset state.
 
@@ -216,6 +219,9 @@ def mutate(
         stage_moves: Number of open deals moved to another stage of their pipeline (``stage_change_time``).
         wins: Number of open deals won.
         losses: Number of open deals lost. These three pick distinct deals no other change touched.
+        add: Entity → number of new records (``mutations_engagement.ADDABLE``: installments, variations,
+            call logs, participants, mail threads, files, filters).
+        edit: Entity → number of records changed (``mutations_engagement.EDITABLE``).
 
     Every change to a deal is appended to its changelog (``/v1/deals/{id}/changelog``) at this instant.
 
@@ -233,6 +239,7 @@ def mutate(
             f"got {updates}, {deletes}, {remove_line_items}, {advance_days}, {stage_moves}, {wins} and "
             f"{losses}"
         )
+    mutations_engagement.check(add, edit)
     for entity in delete or {}:
         if entity not in deletions.STYLES:
             raise ValueError(f"delete: entity must be one of {sorted(deletions.STYLES)}, got {entity!r}")
@@ -292,6 +299,8 @@ def mutate(
     if add_field is not None:
         result["field_added"] = _add_field(ctx, ds, add_field, now)
     _move_deals(ds, result, now, stage_moves, wins, losses)
+    if add or edit:
+        result.update(mutations_engagement.apply(ds, add, edit, now, result["deleted"]))
     log_changes(ds, deals_before, now)
     return result
 

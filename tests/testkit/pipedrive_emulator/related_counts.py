@@ -29,6 +29,7 @@ DEAL_COUNTS: dict[str, tuple[str, Callable[[Record], bool]]] = {
         lambda activity: not activity.get("is_deleted") and not activity.get("done"),
     ),
     "products_count": ("deal_products", lambda line: True),
+    "participants_count": ("deal_participants", lambda participant: True),
 }
 """Count name → (entity of the related records, which of them count)."""
 

@@ -52,6 +52,13 @@ SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("v1", "/noteFields"),
     ("v1", "/deals/{id}/changelog"),
     ("v1", "/pipelines/{id}/movement_statistics"),
+    ("v2", "/deals/installments"),
+    ("v2", "/products/{id}/variations"),
+    ("v1", "/callLogs"),
+    ("v1", "/deals/{id}/participants"),
+    ("v1", "/mailbox/mailThreads"),
+    ("v1", "/files"),
+    ("v1", "/filters"),
 )
 """(api, path as written in the spec) of every GET operation the emulator serves."""
 
@@ -60,7 +67,7 @@ V1_DOCUMENTED_LIMIT_MAX = 500
 
 SPEC_FILES = {"v1": "v1.yaml", "v2": "v2.yaml"}
 _MAX_ITEMS = re.compile(r"(?:up to|maximum of)\s+(\d+)\s+(?:\w+\s+)?(?:ids|keys)\b", re.IGNORECASE)
-_LIMIT_MAX = re.compile(r"maximum value of\s+(\d+)", re.IGNORECASE)
+_LIMIT_MAX = re.compile(r"(?:maximum value of|upper limit is)\s+(\d+)", re.IGNORECASE)
 _LIMIT_DEFAULT = re.compile(r"If not provided,\s+(\d+)\s+items", re.IGNORECASE)
 _DATE_TIME_HINTS = ("RFC3339", "RFC 3339", "ISO 8601", "ISO-8601")
 
