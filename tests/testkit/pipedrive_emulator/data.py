@@ -25,8 +25,24 @@ V2_ENTITIES = (
     "pipelines",
     "stages",
     "deal_products",
+    "boards",
+    "phases",
+    "projects",
+    "tasks",
 )
-V1_ENTITIES = ("users", "activity_types", "leads", "lead_labels", "notes", "currencies")
+V1_ENTITIES = (
+    "users",
+    "activity_types",
+    "leads",
+    "lead_labels",
+    "notes",
+    "currencies",
+    "roles",
+    "permission_sets",
+    "legacy_teams",
+    "goals",
+    "organization_relationships",
+)
 
 V2_FIELD_ENTITIES = ("deal", "person", "organization", "product", "activity")
 """Keys of ``Dataset.fields`` served by ``/api/v2/<x>Fields`` (v2 field items)."""
@@ -247,7 +263,11 @@ def generate(deals: int, seed: int = 7) -> Dataset:
         "notes": by_id(note_rows),
         "currencies": by_id(currencies),
     }
-    return Dataset(seed=seed, clock=clock, records=records, fields=fields, company=company)
+    dataset = Dataset(seed=seed, clock=clock, records=records, fields=fields, company=company)
+    from .org_data import add_to as add_org_and_projects  # builds on this module
+
+    add_org_and_projects(dataset)
+    return dataset
 
 
 def timestamp_for(entity: str, dt: datetime) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import deletes as deletions
+from . import org_data
 from .changelog import log_changes, snapshot
 from .data import Dataset
 from .deal_moves import close_deals, move_stages
@@ -192,6 +193,8 @@ def mutate(
     stage_moves: int = 0,
     wins: int = 0,
     losses: int = 0,
+    change: Mapping[str, int] | None = None,
+    add: Mapping[str, int] | None = None,
 ) -> dict:
     """Apply one batch of changes "between runs", deterministically for a given dataset state.
 
@@ -216,6 +219,11 @@ def mutate(
         stage_moves: Number of open deals moved to another stage of their pipeline (``stage_change_time``).
         wins: Number of open deals won.
         losses: Number of open deals lost. These three pick distinct deals no other change touched.
+        change: Organisation/post-sale entity → number of records edited (``org_data.CHANGEABLE``: roles,
+            goals, projects, tasks…, ``role_assignments``/``permission_set_assignments`` move users,
+            ``archive_projects`` archives projects); result ``changed``.
+        add: Organisation/post-sale entity → number of records created (``org_data.ADDABLE``); result
+            ``added``.
 
     Every change to a deal is appended to its changelog (``/v1/deals/{id}/changelog``) at this instant.
 
@@ -293,6 +301,7 @@ def mutate(
         result["field_added"] = _add_field(ctx, ds, add_field, now)
     _move_deals(ds, result, now, stage_moves, wins, losses)
     log_changes(ds, deals_before, now)
+    org_data.after_mutation(ds, result, change, add, random.Random(f"{ds.seed}:{now}:org"), now)
     return result
 
 

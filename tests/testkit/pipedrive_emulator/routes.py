@@ -488,8 +488,11 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 def build_routes() -> list[Route]:
     """Pair every served spec operation with its handler."""
+    from pipedrive_emulator import routes_org  # it builds on this module's helpers
+
     operations = load_operations()
-    return [Route(operations[key], _pattern(key[1]), handler) for key, handler in _HANDLERS.items()]
+    routes = [Route(operations[key], _pattern(key[1]), handler) for key, handler in _HANDLERS.items()]
+    return [*routes, *routes_org.build_routes()]
 
 
 def api_version_and_path(url_path: str) -> tuple[str, str] | None:
