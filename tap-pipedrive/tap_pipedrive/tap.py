@@ -32,6 +32,25 @@ from tap_pipedrive.streams_fields import (
     ProductFieldsStream,
 )
 from tap_pipedrive.streams_history import DealChangesStream, DealHistoryCoverageStream, DealWatch
+from tap_pipedrive.streams_org import (
+    GoalResultsStream,
+    GoalsStream,
+    LeadSourcesStream,
+    LegacyTeamsStream,
+    PermissionSetAssignmentsStream,
+    PermissionSetsStream,
+    RoleAssignmentsStream,
+    RolesStream,
+)
+from tap_pipedrive.streams_org_relationships import SETTING as ORG_RELATIONSHIPS_SETTING
+from tap_pipedrive.streams_org_relationships import OrganizationRelationshipsStream
+from tap_pipedrive.streams_projects import (
+    BoardsStream,
+    PhasesStream,
+    ProjectFieldsStream,
+    ProjectsStream,
+    TasksStream,
+)
 from tap_pipedrive.streams_v1 import (
     ActivityTypesStream,
     CurrenciesStream,
@@ -73,6 +92,21 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     ActivityFieldsStream,
     LeadFieldsStream,
     NoteFieldsStream,
+    # organisation and targets, post-sale (streams_org*.py, streams_projects.py)
+    RolesStream,
+    RoleAssignmentsStream,
+    PermissionSetsStream,
+    PermissionSetAssignmentsStream,
+    LegacyTeamsStream,
+    GoalsStream,
+    GoalResultsStream,
+    LeadSourcesStream,
+    OrganizationRelationshipsStream,
+    BoardsStream,
+    PhasesStream,
+    ProjectsStream,
+    ProjectFieldsStream,
+    TasksStream,
     DealChangesStream,
     DealHistoryCoverageStream,
 )
@@ -88,6 +122,7 @@ _ENTITY_STREAMS: dict[str, tuple[type[CustomFieldStream], ...]] = {
     "organization": (OrganizationsStream,),
     "product": (ProductsStream,),
     "activity": (ActivitiesStream,),
+    "project": (ProjectsStream,),
 }
 
 
@@ -188,6 +223,14 @@ class TapPipedrive(Tap):
             title="Reconciliation interval (hours)",
             description="How often each incremental stream is re-read whole to find records Pipedrive purged "
             "or deleted without a trace (default 168: weekly; 0: every run). The last pass is kept in state.",
+        ),
+        th.Property(
+            ORG_RELATIONSHIPS_SETTING,
+            th.BooleanType,
+            default=False,
+            title="Read organization relationships",
+            description="Read each changed organization's relationships (20 tokens per organization: a first "
+            "sync of 2,500 organizations costs 50,000 tokens; afterwards 20 per changed organization).",
         ),
         th.Property(
             "currency_rates_refresh_hours",
