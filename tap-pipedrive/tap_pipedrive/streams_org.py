@@ -239,7 +239,16 @@ class GoalsStream(PipedriveStream):
 
 
 RESULTS_KEY = "results"
-"""Key, in goal_results' state, of the last result read per goal: ``{goal_id: record + fingerprint}``."""
+"""Key, in goal_results' state, of the last result read per goal: ``{goal_id: record + fingerprint}`` (numbers
+kept as text: a STATE passes through targets that parse JSON numbers as decimals)."""
+
+
+def _number(value: Any) -> int | float | None:
+    """A number kept as text in state, back as a number."""
+    if value is None:
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
 def goal_fingerprint(goal: dict[str, Any]) -> str:
@@ -284,6 +293,9 @@ class GoalResultsStream(PipedriveStream):
         self.logger.info("goal_results: %d goals read, %d carried over from state", read, len(fresh) - read)
         for stored in fresh.values():
             record = {key: value for key, value in stored.items() if key != "fingerprint"}
+            record["progress"] = progress = _number(stored["progress"])
+            record["expected_outcome_target"] = target = _number(stored["expected_outcome_target"])
+            record["progress_ratio"] = progress / target if progress is not None and target else None
             processed = self.post_process(record, context)
             if processed is not None:
                 yield processed
@@ -320,17 +332,14 @@ class GoalResultsStream(PipedriveStream):
         body = self.client.get(self.client.base_url, self.endpoint, params, path=path)
         data = body.get("data") or {}
         outcome = goal.get("expected_outcome") or {}
-        target = outcome.get("target")
-        progress = data.get("progress")
-        ratio = progress / target if isinstance(progress, int | float) and target else None
+        target, progress = outcome.get("target"), data.get("progress")
         return {
             "goal_id": goal["id"],
             "period_start": start.isoformat(),
             "period_end": end.isoformat(),
-            "progress": progress,
-            "expected_outcome_target": target,
+            "progress": str(progress) if progress is not None else None,
+            "expected_outcome_target": str(target) if target is not None else None,
             "expected_outcome_tracking_metric": outcome.get("tracking_metric"),
-            "progress_ratio": ratio,
             "is_active": goal.get("is_active"),
             "read_at": rfc3339(self.client.started_at),
             "fingerprint": fingerprint,

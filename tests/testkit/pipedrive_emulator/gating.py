@@ -27,7 +27,7 @@ POST_SALE_PATHS = (
     "/api/v2/boards",
     "/api/v2/phases",
 )
-"""Projects (Pipedrive's Projects: Premium and Ultimate; a paid add-on below, which the emulator leaves out)."""
+"""Projects (Pipedrive's Projects: Premium and Ultimate; a paid add-on below, left out by the emulator)."""
 LEGACY_TEAMS_PATHS = ("/api/v1/legacyTeams",)
 """Teams: Premium and Ultimate."""
 
