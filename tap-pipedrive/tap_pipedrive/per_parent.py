@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from tap_pipedrive.api_facts import CURSOR, OFFSET, Endpoint
+from tap_pipedrive.errors import EndpointNotInPlan
 from tap_pipedrive.pagination import next_offset
 
 if TYPE_CHECKING:
-    from tap_pipedrive.client import PipedriveClient
+    from tap_pipedrive.client import PipedriveClient, PipedriveStream
 
 
 def iterate_at(
@@ -83,3 +84,17 @@ class ParentRecords:
     def read_whole(self, stream: str) -> list[dict[str, Any]] | None:
         """The records of ``stream`` when its read of this run finished, else None."""
         return self.records.get(stream) if stream in self.complete else None
+
+
+def check_parents_readable(stream: PipedriveStream, parent: Endpoint) -> None:
+    """Stop a per-parent stream whose parents' endpoint was refused earlier in the run (already logged).
+
+    Raises:
+        EndpointNotInPlan: The parents' endpoint is refused; the stream is skipped without a second warning.
+    """
+    client = stream.client
+    if parent.path not in client.skipped:
+        return
+    client.skipped.add(stream.endpoint.path)
+    stream.logger.info("Skipping stream %s: its parents' endpoint %s is refused", stream.name, parent.path)
+    raise EndpointNotInPlan(client.refused.get(parent.path, 403), parent.path)

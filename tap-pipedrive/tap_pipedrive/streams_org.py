@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.client import PipedriveStream, rfc3339
-from tap_pipedrive.per_parent import ParentRecords, iterate_at
+from tap_pipedrive.per_parent import ParentRecords, check_parents_readable, iterate_at
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -63,6 +63,7 @@ class PerParentStream(PipedriveStream):
         known = ParentRecords.of(self._tap).read_whole(self.parent_stream)
         if known is not None:
             return known
+        check_parents_readable(self, self.parent_endpoint)
         return list(self.client.iterate(self.parent_endpoint))
 
     def read_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
@@ -278,6 +279,7 @@ class GoalResultsStream(PipedriveStream):
         """Fresh results of running or changed goals, kept ones of the rest."""
         goals = ParentRecords.of(self._tap).read_whole("goals")
         if goals is None:
+            check_parents_readable(self, api_facts.GOALS)
             goals = list(self._list_goals())
         kept: dict[str, Any] = self.stream_state.get(RESULTS_KEY) or {}
         today = self.client.started_at.date()

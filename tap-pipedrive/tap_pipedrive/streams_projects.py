@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.api_facts import Endpoint
 from tap_pipedrive.client import PipedriveStream
-from tap_pipedrive.per_parent import ParentRecords
+from tap_pipedrive.per_parent import ParentRecords, check_parents_readable
 from tap_pipedrive.streams_custom import CustomFieldStream
 from tap_pipedrive.streams_fields import _fields_stream
 
@@ -103,6 +103,7 @@ class PhasesStream(PipedriveStream):
         """Each board's phases."""
         boards = ParentRecords.of(self._tap).read_whole("boards")
         if boards is None:
+            check_parents_readable(self, api_facts.BOARDS)
             boards = list(self.client.iterate(api_facts.BOARDS))
         for board in boards:
             for raw in self.client.iterate(self.endpoint, {"board_id": board["id"]}):
