@@ -5,7 +5,8 @@ All of them are small and FULL_TABLE: every run reads them whole under a new tab
 ACTIVATE_VERSION, so whatever Pipedrive no longer lists is marked deleted by the target. Token cost of a run
 (token-costs.csv): roles 20 + 10 per role; permission sets 20 + 20 per set; legacy teams 20; goals 6 x 20 (one
 request per assignee type and ``is_active``: without such a filter Pipedrive returns only the token user's
-goals); goal results 20 per goal that is running or changed (the others are carried over from state); lead
+goals); goal results 20 per goal that is running (at most every ``goal_results_refresh_hours``) or changed
+(the others are carried over from state); lead
 sources 2.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tap_pipedrive import api_facts, deletions, schemas
@@ -239,6 +240,10 @@ class GoalsStream(PipedriveStream):
         registry.finish(self.name)
 
 
+REFRESH_SETTING = "goal_results_refresh_hours"
+DEFAULT_REFRESH_HOURS = 6
+"""A running goal's progress is read again at most every 6 hours by default (0: every run)."""
+
 RESULTS_KEY = "results"
 """Key, in goal_results' state, of the last result read per goal: ``{goal_id: record + fingerprint}`` (numbers
 kept as text: a STATE passes through targets that parse JSON numbers as decimals)."""
@@ -261,7 +266,8 @@ def goal_fingerprint(goal: dict[str, Any]) -> str:
 class GoalResultsStream(PipedriveStream):
     """Each goal's progress over its duration up to today (``/v1/goals/{id}/results``, 20 tokens a goal).
 
-    A goal is read when it runs today (its duration covers today), when it changed or when it was never read;
+    A goal is read when it runs today (its duration covers today) and its last read is
+    ``goal_results_refresh_hours`` old, when it changed or when it was never read;
     the results of the others are re-emitted from state, so every run is complete (ACTIVATE_VERSION marks the
     results of deleted goals).
     """
@@ -302,6 +308,15 @@ class GoalResultsStream(PipedriveStream):
             if processed is not None:
                 yield processed
 
+    def _stale(self, kept: dict[str, Any]) -> bool:
+        """Whether a running goal's kept result is older than ``goal_results_refresh_hours``."""
+        hours = float(self.config.get(REFRESH_SETTING, DEFAULT_REFRESH_HOURS))
+        try:
+            read_at = datetime.fromisoformat(str(kept.get("read_at")).replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        return self.client.started_at - read_at >= timedelta(hours=hours)
+
     def _list_goals(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
         for active in ("true", "false"):
@@ -327,7 +342,7 @@ class GoalResultsStream(PipedriveStream):
             return None  # a goal that has not started: nothing to read yet
         fingerprint = goal_fingerprint(goal)
         running = goal.get("is_active") and end == today
-        if kept and kept.get("fingerprint") == fingerprint and not running:
+        if kept and kept.get("fingerprint") == fingerprint and not (running and self._stale(kept)):
             return kept
         path = self.endpoint.path.replace("{id}", str(goal["id"]))
         params = {"period.start": start.isoformat(), "period.end": end.isoformat()}

@@ -32,6 +32,8 @@ from tap_pipedrive.streams_fields import (
     ProductFieldsStream,
 )
 from tap_pipedrive.streams_history import DealChangesStream, DealHistoryCoverageStream, DealWatch
+from tap_pipedrive.streams_org import DEFAULT_REFRESH_HOURS as GOAL_RESULTS_REFRESH_HOURS
+from tap_pipedrive.streams_org import REFRESH_SETTING as GOAL_RESULTS_REFRESH_SETTING
 from tap_pipedrive.streams_org import (
     GoalResultsStream,
     GoalsStream,
@@ -223,6 +225,14 @@ class TapPipedrive(Tap):
             title="Reconciliation interval (hours)",
             description="How often each incremental stream is re-read whole to find records Pipedrive purged "
             "or deleted without a trace (default 168: weekly; 0: every run). The last pass is kept in state.",
+        ),
+        th.Property(
+            GOAL_RESULTS_REFRESH_SETTING,
+            th.IntegerType,
+            default=GOAL_RESULTS_REFRESH_HOURS,
+            title="Goal results refresh (hours)",
+            description="Hours between two reads of a running goal's progress (20 tokens a goal); changed "
+            "and new goals are read at once; 0 reads every running goal every run.",
         ),
         th.Property(
             ORG_RELATIONSHIPS_SETTING,
@@ -491,6 +501,11 @@ def _setting_problems(config: dict[str, Any]) -> dict[str, str]:
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):
             problems[name] = f"{name} must be a number above 0 (seconds)"
+    goals_refresh = config.get(GOAL_RESULTS_REFRESH_SETTING)
+    if goals_refresh is not None and (not _is_integer(goals_refresh) or goals_refresh < 0):
+        problems[GOAL_RESULTS_REFRESH_SETTING] = (
+            "goal_results_refresh_hours must be a whole number of hours, 0 or more"
+        )
     refresh = config.get("currency_rates_refresh_hours")
     if refresh is not None and (not _is_integer(refresh) or refresh < 0):
         problems["currency_rates_refresh_hours"] = (

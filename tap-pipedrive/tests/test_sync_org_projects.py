@@ -66,7 +66,7 @@ def test_per_parent_streams_read_each_parent_once_and_a_second_run_reads_running
     make_emulator: Any, run_tap: Any, tap_config: Any
 ) -> None:
     emulator = make_emulator(deals=300, seed=31)
-    config = tap_config(emulator)
+    config = tap_config(emulator, goal_results_refresh_hours=0)
     catalog = only(config, ORG_STREAMS)
     emulator.clear_log()
     first = run_tap(config, catalog=catalog)
@@ -244,3 +244,21 @@ def test_on_the_lite_plan_projects_and_legacy_teams_are_skipped_and_the_rest_syn
         skips
     )  # projects + project_fields (their fields), boards (and phases), tasks, teams
     assert {r.status for r in emulator.request_log} <= {200, 403}
+
+
+def test_running_goals_are_read_again_only_after_the_refresh_interval_and_changed_ones_at_once(
+    make_emulator: Any, run_tap: Any, tap_config: Any
+) -> None:
+    emulator = make_emulator(deals=300, seed=35)
+    config = tap_config(emulator)  # goal_results_refresh_hours: 6
+    catalog = only(config, ("goals", "goal_results"))
+    first = run_tap(config, catalog=catalog)
+    assert running_goals(emulator, datetime.now(UTC).date())
+    changed = emulator.mutate(change={"goals": 2})["changed"]["goals"]
+    emulator.clear_log()
+    second = run_tap(config, state=first.state, catalog=catalog)
+    read = {r.path.split("/")[4] for r in emulator.request_log if r.path.endswith("/results")}
+    assert read == set(changed)
+    assert {r["goal_id"] for r in second.records["goal_results"]} == {
+        g["id"] for g in emulator.records("goals")
+    }
