@@ -3,11 +3,11 @@ their results, lead sources (organization relationships: ``streams_org_relations
 
 All of them are small and FULL_TABLE: every run reads them whole under a new table version and ends with
 ACTIVATE_VERSION, so whatever Pipedrive no longer lists is marked deleted by the target. Token cost of a run
-(token-costs.csv): roles 20 + 10 per role; permission sets 20 + 20 per set; legacy teams 20; goals 6 x 20 (one
-request per assignee type and ``is_active``: without such a filter Pipedrive returns only the token user's
-goals); goal results 20 per goal that is running (at most every ``goal_results_refresh_hours``) or changed
-(the others are carried over from state); lead
-sources 2.
+(token-costs.csv): roles 20; permission sets 20; their assignments nothing when the users stream read every
+user in the run (a user's ``role_id`` and ``access[].permission_set_id`` say them), else 10 per role, 20 per
+set; legacy teams 20; goals 6 x 20 (one request per assignee type and ``is_active``: without such a filter
+Pipedrive returns only the token user's goals); goal results 20 per goal that changed, or that is running and
+was last read ``goal_results_refresh_hours`` ago (the others are carried over from state); lead sources 2.
 """
 
 from __future__ import annotations
@@ -67,9 +67,22 @@ class PerParentStream(PipedriveStream):
         check_parents_readable(self, self.parent_endpoint)
         return list(self.client.iterate(self.parent_endpoint))
 
+    def from_users(self, parents: list[dict[str, Any]], users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records as the users list states them (no request), for streams that can say."""
+        raise NotImplementedError
+
     def read_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        """Every parent's records, shaped like any other stream's."""
-        for parent in self.parents():
+        """Every parent's records, shaped like any other stream's: from the users the run read whole when the
+        stream can derive them (no request at all), else one request (or more pages) per parent."""
+        parents = self.parents()
+        users = ParentRecords.of(self._tap).read_whole("users")
+        if users is not None:
+            for raw in self.from_users(parents, users):
+                record = self.post_process(raw, context)
+                if record is not None:
+                    yield record
+            return
+        for parent in parents:
             path = self.endpoint.path.replace("{id}", str(parent[self.parent_key]))
             for raw in iterate_at(self.client, self.endpoint, path):
                 record = self.post_process(self.shape(raw, parent), context)
@@ -102,7 +115,7 @@ class RolesStream(ParentStream):
 
 
 class RoleAssignmentsStream(PerParentStream):
-    """Users assigned to each role (10 tokens per role)."""
+    """Users assigned to each role: from the users the run read (free), else 10 tokens per role."""
 
     name = "role_assignments"
     endpoint = api_facts.ROLE_ASSIGNMENTS
@@ -119,6 +132,22 @@ class RoleAssignmentsStream(PerParentStream):
         raw.setdefault("role_id", parent["id"])
         return raw
 
+    def from_users(self, parents: list[dict[str, Any]], users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each user's ``role_id`` (deleted users hold no role)."""
+        roles = {role["id"]: role for role in parents}
+        return [
+            {
+                "role_id": user["role_id"],
+                "user_id": user["id"],
+                "parent_role_id": roles[user["role_id"]].get("parent_role_id"),
+                "name": user.get("name"),
+                "active_flag": user.get("active_flag"),
+                "type": None,
+            }
+            for user in users
+            if not user.get("is_deleted") and user.get("role_id") in roles
+        ]
+
 
 class PermissionSetsStream(ParentStream):
     """Permission sets (the token's user must be an admin: else skipped as refused)."""
@@ -133,7 +162,7 @@ class PermissionSetsStream(ParentStream):
 
 
 class PermissionSetAssignmentsStream(PerParentStream):
-    """Users each permission set is assigned to (20 tokens per set)."""
+    """Users each permission set is assigned to: from the users the run read, else 20 tokens a set."""
 
     name = "permission_set_assignments"
     endpoint = api_facts.PERMISSION_SET_ASSIGNMENTS
@@ -147,6 +176,21 @@ class PermissionSetAssignmentsStream(PerParentStream):
         """The set id from the parent when the answer leaves it out."""
         raw.setdefault("permission_set_id", parent["id"])
         return raw
+
+    def from_users(self, parents: list[dict[str, Any]], users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each user's ``access[].permission_set_id`` (one per app; deleted users hold none)."""
+        names = {pset["id"]: pset.get("name") for pset in parents}
+        return [
+            {
+                "permission_set_id": access["permission_set_id"],
+                "user_id": user["id"],
+                "name": names[access["permission_set_id"]],
+            }
+            for user in users
+            if not user.get("is_deleted")
+            for access in user.get("access") or ()
+            if isinstance(access, dict) and access.get("permission_set_id") in names
+        ]
 
 
 class LegacyTeamsStream(PipedriveStream):

@@ -262,3 +262,30 @@ def test_running_goals_are_read_again_only_after_the_refresh_interval_and_change
     assert {r["goal_id"] for r in second.records["goal_results"]} == {
         g["id"] for g in emulator.records("goals")
     }
+
+
+def test_with_the_users_stream_assignments_cost_no_request_and_match_the_per_parent_endpoints(
+    make_emulator: Any, run_tap: Any, tap_config: Any
+) -> None:
+    emulator = make_emulator(deals=400, seed=36)
+    config = tap_config(emulator)
+    streams = ("roles", "role_assignments", "permission_sets", "permission_set_assignments")
+    emulator.clear_log()
+    derived = run_tap(config, catalog=only(config, ("users", *streams)))
+    sent = paths(emulator)
+    assert sent["/api/v1/roles/{id}/assignments"] == 0
+    assert sent["/api/v1/permissionSets/{id}/assignments"] == 0
+    per_parent = run_tap(config, catalog=only(config, streams))
+
+    def keyed(out: Any, stream: str, keys: tuple[str, ...]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        return {
+            tuple(r[k] for k in keys): (r["name"], r.get("parent_role_id"), r.get("active_flag"))
+            for r in out.records[stream]
+        }
+
+    for stream, keys in (
+        ("role_assignments", ("role_id", "user_id")),
+        ("permission_set_assignments", ("permission_set_id", "user_id")),
+    ):
+        assert keyed(derived, stream, keys)
+        assert keyed(derived, stream, keys) == keyed(per_parent, stream, keys)
