@@ -289,8 +289,17 @@ def after_mutation(
     rng: random.Random,
     now: int,
 ) -> None:
-    """``mutate``'s part for these entities: users of deleted roles fall back to the root role, then the
-    asked changes and additions (``result["changed"]``, ``result["added"]``)."""
+    """``mutate``'s part for these entities: users of deleted roles fall back to the root role, a deleted
+    board takes its phases with it, then the asked changes and additions (``result["changed"]``,
+    ``result["added"]``)."""
+    if "boards" in ds.records:
+        orphans = sorted(
+            pid for pid, p in ds.records["phases"].items() if p["board_id"] not in ds.records["boards"]
+        )
+        for pid in orphans:
+            del ds.records["phases"][pid]
+        if orphans:
+            result["deleted"]["phases"] = sorted({*result["deleted"].get("phases", []), *orphans})
     if "roles" in ds.records:
         root = min(
             (rid for rid, r in ds.records["roles"].items() if r["parent_role_id"] is None), default=None
