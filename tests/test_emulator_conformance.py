@@ -95,6 +95,60 @@ def session(emulator):
         yield http
 
 
+def _role_counts(emulator: Emulator) -> Counter[int]:
+    return Counter(u["role_id"] for u in emulator.records("users") if not u["is_deleted"])
+
+
+def _busiest_role(emulator: Emulator) -> str:
+    return f"/roles/{_role_counts(emulator).most_common(1)[0][0]}/assignments"
+
+
+def _role_paging(emulator: Emulator) -> dict[str, str]:
+    """Pages of one assignment when the busiest role has two (few users in a small dataset)."""
+    return {"limit": "1"} if _role_counts(emulator).most_common(1)[0][1] > 1 else {}
+
+
+def _busiest_permission_set(emulator: Emulator) -> str:
+    sets = Counter(
+        a["permission_set_id"] for u in emulator.records("users") if not u["is_deleted"] for a in u["access"]
+    )
+    return f"/permissionSets/{sets.most_common(1)[0][0]}/assignments"
+
+
+def _goal_results_path(emulator: Emulator) -> str:
+    return f"/goals/{emulator.records('goals')[0]['id']}/results"
+
+
+def _goal_period(emulator: Emulator) -> dict[str, str]:
+    duration = emulator.records("goals")[0]["duration"]
+    return {"period.start": duration["start"], "period.end": duration["end"] or duration["start"]}
+
+
+def _related_org(emulator: Emulator) -> dict[str, str]:
+    owners = Counter(r["rel_owner_org_id"] for r in emulator.records("organization_relationships"))
+    return {"org_id": str(owners.most_common(1)[0][0])}
+
+
+# Organisation, targets and post-sale endpoints (routes_org.py): their path ids and first parameters.
+ORG_PATHS = {
+    "/roles/{id}/assignments": _busiest_role,
+    "/permissionSets/{id}/assignments": _busiest_permission_set,
+    "/goals/{id}/results": _goal_results_path,
+}
+ORG_PARAMS = {
+    "/roles/{id}/assignments": _role_paging,
+    "/permissionSets/{id}/assignments": lambda emulator: {"limit": "1"},
+    "/roles": lambda emulator: {"limit": "2"},
+    "/permissionSets": lambda emulator: {},
+    "/legacyTeams": lambda emulator: {},
+    "/goals/find": lambda emulator: {"assignee.type": "person"},
+    "/goals/{id}/results": _goal_period,
+    "/leadSources": lambda emulator: {},
+    "/organizationRelationships": _related_org,
+    "/boards": lambda emulator: {},
+    "/phases": lambda emulator: {"board_id": "1"},
+}
+
 RICH_LISTS = ("/deals", "/persons", "/organizations", "/activities", "/leads", "/notes")
 
 
@@ -117,6 +171,8 @@ def url_for(api: str, path: str, emulator: Emulator) -> str:
             0
         ][0]
         path = f"/products/{product_id}/variations"
+    if path in ORG_PATHS:
+        path = ORG_PATHS[path](emulator)
     prefix = "/api/v2" if api == "v2" else "/api/v1"
     return emulator.base_url + prefix + path
 
@@ -143,6 +199,8 @@ def first_params(api: str, path: str, emulator: Emulator) -> dict[str, str]:
         "/noteFields",
     ):
         return {}
+    if path in ORG_PARAMS:
+        return ORG_PARAMS[path](emulator)
     if path == "/pipelines/{id}/movement_statistics":
         owner = Counter(d["owner_id"] for d in emulator.records("deals")).most_common(1)[0][0]
         return {"start_date": "2024-01-01", "end_date": "2026-12-31", "user_id": str(owner)}

@@ -69,7 +69,9 @@ def fetch_all(emulator: Emulator, api: str, path: str, **params: str) -> list[di
 def test_mutate_deletes_each_entity_the_way_pipedrive_marks_it_and_changes_nothing_else(entity: str) -> None:
     data = generate(200, seed=4)
     before = copy.deepcopy(data.records)
-    count = 1 if entity in ("pipelines", "users") else 3  # a small account: two pipelines, three users
+    count = (
+        1 if entity in ("pipelines", "users", "boards") else 3
+    )  # a small account: two pipelines, three users
     result = mutate(data, delete={entity: count})
     now = data.clock.now()
 
@@ -83,12 +85,15 @@ def test_mutate_deletes_each_entity_the_way_pipedrive_marks_it_and_changes_nothi
             continue
         record = data.records[entity][rid]
         assert is_deleted(entity, record)
-        assert record[style.stamp] == timestamp_for(entity, now)
+        if style.stamp is not None:
+            assert record[style.stamp] == timestamp_for(entity, now)
         expected = {
             "flag": {"is_deleted": True},
             "status": {"is_deleted": True, "status": "deleted"},
             "inactive": {"active_flag": False},
             "user": {"is_deleted": True, "active_flag": False},
+            "team": {"deleted_flag": 1, "active_flag": 0},
+            "project": {"status": "deleted"},
         }[style.kind]
         assert {key: record[key] for key in expected} == expected
         changed = {key for key in record if record[key] != before[entity][rid][key]}
@@ -97,8 +102,15 @@ def test_mutate_deletes_each_entity_the_way_pipedrive_marks_it_and_changes_nothi
     for name, records in data.records.items():
         for rid in purged.get(name, []):  # records deleted long before this call, erased as the clock moved
             assert name == "deal_products" or is_deleted(name, before[name][rid])
-        gone = {*purged.get(name, []), *(doomed if name == entity else [])}
+        # (a deleted board takes its phases: they are among the call's deletions)
+        gone = {*purged.get(name, []), *(doomed if name == entity else []), *result["deleted"].get(name, [])}
         untouched = {rid: r for rid, r in before[name].items() if rid not in gone}
+        if entity == "users" and name in (
+            "roles",
+            "permission_sets",
+        ):  # a deleted user's roles count one less
+            records = {rid: {**r, "assignment_count": None} for rid, r in records.items()}
+            untouched = {rid: {**r, "assignment_count": None} for rid, r in untouched.items()}
         assert {rid: records[rid] for rid in untouched} == untouched, name
 
 

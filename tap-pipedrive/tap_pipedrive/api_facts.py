@@ -140,3 +140,24 @@ DEAL_STATUSES = "open,won,lost,deleted"
 
 DEFAULT_API_HOST = "https://api.pipedrive.com"
 """Host used only to look up the company domain when neither ``api_url`` nor ``company_domain`` is set."""
+
+# Organisation and targets, post-sale (streams_org.py, streams_projects.py); costs from token-costs.csv.
+ROLES = Endpoint("/api/v1/roles", "v1", OFFSET, 20)
+ROLE_ASSIGNMENTS = Endpoint("/api/v1/roles/{id}/assignments", "v1", OFFSET, 10)
+PERMISSION_SETS = Endpoint("/api/v1/permissionSets", "v1", SINGLE, 20)
+PERMISSION_SET_ASSIGNMENTS = Endpoint("/api/v1/permissionSets/{id}/assignments", "v1", OFFSET, 20)
+LEGACY_TEAMS = Endpoint("/api/v1/legacyTeams", "v1", SINGLE, 20)
+GOALS = Endpoint("/api/v1/goals/find", "v1", SINGLE, 20)
+GOAL_RESULTS = Endpoint("/api/v1/goals/{id}/results", "v1", SINGLE, 20)
+LEAD_SOURCES = Endpoint("/api/v1/leadSources", "v1", SINGLE, 2)
+ORGANIZATION_RELATIONSHIPS = Endpoint("/api/v1/organizationRelationships", "v1", SINGLE, 20)
+PROJECTS = Endpoint("/api/v2/projects", "v2", CURSOR, 10)
+PROJECTS_ARCHIVED = Endpoint("/api/v2/projects/archived", "v2", CURSOR, 10)
+PROJECT_FIELDS = Endpoint("/api/v2/projectFields", "v2", CURSOR, 10)
+TASKS = Endpoint("/api/v2/tasks", "v2", CURSOR, 10)
+BOARDS = Endpoint("/api/v2/boards", "v2", SINGLE, 10)
+PHASES = Endpoint("/api/v2/phases", "v2", SINGLE, 10)
+FIELD_ENDPOINTS["project"] = PROJECT_FIELDS
+GOAL_ASSIGNEE_TYPES = ("person", "company", "team")
+"""``/v1/goals/find`` returns only the caller's goals unless a filter such as ``assignee.type`` is given: one
+request per assignee type and ``is_active`` value (6 x 20 tokens) lists everyone's."""

@@ -9,13 +9,14 @@ from tap_pipedrive import api_facts, deletions, schemas
 from tap_pipedrive.api_facts import Endpoint
 from tap_pipedrive.client import PipedriveStream, rfc3339
 from tap_pipedrive.streams_custom import CustomFieldStream
+from tap_pipedrive.streams_org import ParentStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class UsersStream(PipedriveStream):
-    """Users of the company (one response, FULL_TABLE)."""
+class UsersStream(ParentStream):
+    """Users of the company (one response, FULL_TABLE); kept for the role and permission-set assignments."""
 
     name = "users"
     endpoint = api_facts.USERS

@@ -47,9 +47,17 @@ class OrganizationsStream(CustomFieldStream):
     standard_properties = schemas.ORGANIZATIONS
     deletion = deletions.IS_DELETED
 
+    def read_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The organizations; after each one, child streams read their full batches of pending ones."""
+        children = self._tap.children  # type: ignore[attr-defined]
+        for record in super().read_records(context):
+            yield record
+            children.drain_ready(self.name)
+
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """Address object → text plus components."""
+        """Address object → text plus components; the organization becomes pending for its child streams."""
         flatten_address(row)
+        self._tap.children.note(self.name, row)  # type: ignore[attr-defined]
         return super().post_process(row, context)
 
 

@@ -34,6 +34,27 @@ from tap_pipedrive.streams_fields import (
 )
 from tap_pipedrive.streams_files import FilesStream, FiltersStream
 from tap_pipedrive.streams_history import DealChangesStream, DealHistoryCoverageStream, DealWatch
+from tap_pipedrive.streams_org import DEFAULT_REFRESH_HOURS as GOAL_RESULTS_REFRESH_HOURS
+from tap_pipedrive.streams_org import REFRESH_SETTING as GOAL_RESULTS_REFRESH_SETTING
+from tap_pipedrive.streams_org import (
+    GoalResultsStream,
+    GoalsStream,
+    LeadSourcesStream,
+    LegacyTeamsStream,
+    PermissionSetAssignmentsStream,
+    PermissionSetsStream,
+    RoleAssignmentsStream,
+    RolesStream,
+)
+from tap_pipedrive.streams_org_relationships import SETTING as ORG_RELATIONSHIPS_SETTING
+from tap_pipedrive.streams_org_relationships import OrganizationRelationshipsStream
+from tap_pipedrive.streams_projects import (
+    BoardsStream,
+    PhasesStream,
+    ProjectFieldsStream,
+    ProjectsStream,
+    TasksStream,
+)
 from tap_pipedrive.streams_revenue import DealInstallmentsStream, ProductVariationsStream
 from tap_pipedrive.streams_v1 import (
     ActivityTypesStream,
@@ -83,6 +104,21 @@ STREAM_TYPES: tuple[type[PipedriveStream], ...] = (
     MailThreadsStream,
     FiltersStream,
     FilesStream,
+    # organisation and targets, post-sale (streams_org*.py, streams_projects.py)
+    RolesStream,
+    RoleAssignmentsStream,
+    PermissionSetsStream,
+    PermissionSetAssignmentsStream,
+    LegacyTeamsStream,
+    GoalsStream,
+    GoalResultsStream,
+    LeadSourcesStream,
+    OrganizationRelationshipsStream,
+    BoardsStream,
+    PhasesStream,
+    ProjectsStream,
+    ProjectFieldsStream,
+    TasksStream,
     DealChangesStream,
     DealHistoryCoverageStream,
 )
@@ -98,6 +134,7 @@ _ENTITY_STREAMS: dict[str, tuple[type[CustomFieldStream], ...]] = {
     "organization": (OrganizationsStream,),
     "product": (ProductsStream,),
     "activity": (ActivitiesStream,),
+    "project": (ProjectsStream,),
 }
 
 
@@ -198,6 +235,22 @@ class TapPipedrive(Tap):
             title="Reconciliation interval (hours)",
             description="How often each incremental stream is re-read whole to find records Pipedrive purged "
             "or deleted without a trace (default 168: weekly; 0: every run). The last pass is kept in state.",
+        ),
+        th.Property(
+            GOAL_RESULTS_REFRESH_SETTING,
+            th.IntegerType,
+            default=GOAL_RESULTS_REFRESH_HOURS,
+            title="Goal results refresh (hours)",
+            description="Hours between two reads of a running goal's progress (20 tokens a goal); changed "
+            "and new goals are read at once; 0 reads every running goal every run.",
+        ),
+        th.Property(
+            ORG_RELATIONSHIPS_SETTING,
+            th.BooleanType,
+            default=False,
+            title="Read organization relationships",
+            description="Read each changed organization's relationships (20 tokens per organization: a first "
+            "sync of 2,500 organizations costs 50,000 tokens; afterwards 20 per changed organization).",
         ),
         th.Property(
             "currency_rates_refresh_hours",
@@ -458,6 +511,11 @@ def _setting_problems(config: dict[str, Any]) -> dict[str, str]:
         value = config.get(name)
         if value is not None and (not _is_number(value) or value <= 0):
             problems[name] = f"{name} must be a number above 0 (seconds)"
+    goals_refresh = config.get(GOAL_RESULTS_REFRESH_SETTING)
+    if goals_refresh is not None and (not _is_integer(goals_refresh) or goals_refresh < 0):
+        problems[GOAL_RESULTS_REFRESH_SETTING] = (
+            "goal_results_refresh_hours must be a whole number of hours, 0 or more"
+        )
     refresh = config.get("currency_rates_refresh_hours")
     if refresh is not None and (not _is_integer(refresh) or refresh < 0):
         problems["currency_rates_refresh_hours"] = (

@@ -36,27 +36,27 @@ def test_token_travels_only_in_the_header_and_never_in_output(make_emulator, run
     assert emulator.token not in str(out.messages)
 
 
-class _GoalsStream(PipedriveStream):
+class _TemplatesStream(PipedriveStream):
     """A stream on an endpoint the emulator does not serve (answers 404, like a plan without it)."""
 
-    name = "goals"
-    endpoint = Endpoint("/api/v1/goals/find", "v1", api_facts.SINGLE, 20)
+    name = "project_templates"
+    endpoint = Endpoint("/api/v1/projectTemplates", "v1", api_facts.SINGLE, 20)
     primary_keys = ("id",)
     standard_properties = schemas.properties("id:str title:str")
 
 
-class _TapWithGoals(TapPipedrive):
+class _TapWithTemplates(TapPipedrive):
     def discover_streams(self) -> list[PipedriveStream]:
-        streams = [t(tap=self, schema=self.schema_of(t)) for t in (STREAM_TYPES[0], _GoalsStream)]
+        streams = [t(tap=self, schema=self.schema_of(t)) for t in (STREAM_TYPES[0], _TemplatesStream)]
         return [*streams, STREAM_TYPES[1](tap=self, schema=self.schema_of(STREAM_TYPES[1]))]
 
 
 def test_endpoint_outside_the_plan_is_logged_once_and_skipped(make_emulator, tap_config, caplog) -> None:
     emulator = make_emulator(deals=20, seed=2, rate_limits=False)
-    tap = _TapWithGoals(config=tap_config(emulator))
+    tap = _TapWithTemplates(config=tap_config(emulator))
     with caplog.at_level(logging.WARNING):
         tap.sync_all()
-    skipped = [r for r in caplog.records if "Skipping stream goals" in r.getMessage()]
+    skipped = [r for r in caplog.records if "Skipping stream project_templates" in r.getMessage()]
     assert len(skipped) == 1
-    assert [r.path for r in emulator.request_log if r.status == 404] == ["/api/v1/goals/find"]
+    assert [r.path for r in emulator.request_log if r.status == 404] == ["/api/v1/projectTemplates"]
     assert any(r.path.endswith("/pipelines") and r.status == 200 for r in emulator.request_log)

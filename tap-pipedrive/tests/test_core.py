@@ -18,5 +18,6 @@ TestTapPipedrive = get_tap_test_class(
         "api_token": _EMULATOR.token,
         "api_url": _EMULATOR.base_url,
         "start_date": "2015-01-01T00:00:00Z",
+        "organization_relationships": True,  # opt-in (20 tokens per organization): on, so it has records
     },
 )

@@ -26,6 +26,23 @@ V2_ENTITIES = (
     "pipelines",
     "stages",
     "deal_products",
+    "boards",
+    "phases",
+    "projects",
+    "tasks",
+)
+V1_ENTITIES = (
+    "users",
+    "activity_types",
+    "leads",
+    "lead_labels",
+    "notes",
+    "currencies",
+    "roles",
+    "permission_sets",
+    "legacy_teams",
+    "goals",
+    "organization_relationships",
 )
 V1_ENTITIES = ("users", "activity_types", "leads", "lead_labels", "notes", "currencies")
 V1_ENTITIES += ("deal_participants", "files", "filters")
@@ -253,7 +270,11 @@ def generate(deals: int, seed: int = 7) -> Dataset:
         "currencies": by_id(currencies),
     }
     extra_records.add_records(records, seed, ctx.now, company, deal_added)
-    return Dataset(seed=seed, clock=clock, records=records, fields=fields, company=company)
+    dataset = Dataset(seed=seed, clock=clock, records=records, fields=fields, company=company)
+    from .org_data import add_to as add_org_and_projects  # builds on this module
+
+    add_org_and_projects(dataset)
+    return dataset
 
 
 def timestamp_for(entity: str, dt: datetime) -> str:

@@ -29,6 +29,10 @@ USER = "user"
 """Users: ``is_deleted: true`` and ``active_flag: false``."""
 REMOVE = "remove"
 """Gone from every answer at once (leads, lead labels, currencies, deal products)."""
+TEAM = "team"
+"""Legacy teams: ``deleted_flag: 1`` and ``active_flag: 0`` (numbers, as the v1 spec types them)."""
+PROJECT = "project"
+"""Projects: ``status: deleted``; /projects leaves them out unless ``status`` names ``deleted``."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,16 @@ STYLES: dict[str, DeleteStyle] = {
     "mail_threads": DeleteStyle(REMOVE, stamp=None),
     "files": DeleteStyle(INACTIVE, purged=True, hideable=True),
     "filters": DeleteStyle(INACTIVE),
+    # organisation and targets, post-sale (org_data.py); what Pipedrive keeps of them is UNVERIFIED except
+    # the documented ``deleted_flag`` of legacy teams and the ``deleted`` status of projects
+    "roles": DeleteStyle(REMOVE, stamp=None),
+    "legacy_teams": DeleteStyle(TEAM, stamp=None),
+    "goals": DeleteStyle(REMOVE, stamp=None),
+    "organization_relationships": DeleteStyle(REMOVE, stamp=None),
+    "boards": DeleteStyle(REMOVE, stamp=None),
+    "phases": DeleteStyle(REMOVE, stamp=None),
+    "projects": DeleteStyle(PROJECT),
+    "tasks": DeleteStyle(REMOVE, stamp=None),
 }
 """Every entity ``mutate(delete=...)`` can delete, and how."""
 
@@ -82,6 +96,10 @@ def is_deleted(entity: str, record: Record) -> bool:
         return record.get("active_flag") in (False, 0)
     if kind == STATUS:
         return bool(record.get("is_deleted")) or record.get("status") == "deleted"
+    if kind == TEAM:
+        return record.get("deleted_flag") in (1, True)
+    if kind == PROJECT:
+        return record.get("status") == "deleted"
     return bool(record.get("is_deleted"))
 
 
@@ -103,6 +121,8 @@ def _candidates(ds: Dataset, entity: str, exclude: set[Any]) -> list[Any]:
         return [rid for rid, r in records.items() if rid not in exclude and _line_item_editable(ds, r)]
     if entity == "users":  # the token's own user cannot be deleted
         exclude = exclude | {ds.company["me_user_id"]}
+    if entity == "roles":  # the company's root role stays
+        exclude = exclude | {rid for rid, r in records.items() if r.get("parent_role_id") is None}
     return [rid for rid, r in records.items() if rid not in exclude and _deletable(entity, r)]
 
 
@@ -150,6 +170,10 @@ def delete_records(
             record["active_flag"] = False
         elif style.kind == USER:
             record.update(is_deleted=True, active_flag=False)
+        elif style.kind == TEAM:
+            record.update(deleted_flag=1, active_flag=0)
+        elif style.kind == PROJECT:
+            record["status"] = "deleted"
         if style.stamp is not None:
             record[style.stamp] = timestamp_for(entity, now)
     return doomed

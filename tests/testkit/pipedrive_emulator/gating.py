@@ -19,12 +19,25 @@ from pipedrive_emulator.errors import error_envelope
 PAYMENT_REQUIRED = 402
 FORBIDDEN = 403
 
+POST_SALE_PATHS = (
+    "/api/v2/projects",
+    "/api/v2/projects/archived",
+    "/api/v2/projectFields",
+    "/api/v2/tasks",
+    "/api/v2/boards",
+    "/api/v2/phases",
+)
+"""Projects (Pipedrive's Projects: Premium and Ultimate; a paid add-on below, left out by the emulator)."""
+LEGACY_TEAMS_PATHS = ("/api/v1/legacyTeams",)
+"""Teams: Premium and Ultimate."""
+
 PLAN_GATES: dict[str, dict[str, int]] = {
     "lite": {
         # v2.yaml GET /deals/installments: "Only available in Growth and above plans."
         "/api/v2/deals/installments": FORBIDDEN,
+        **dict.fromkeys(POST_SALE_PATHS + LEGACY_TEAMS_PATHS, FORBIDDEN),
     },
-    "growth": {},
+    "growth": {**dict.fromkeys(POST_SALE_PATHS + LEGACY_TEAMS_PATHS, FORBIDDEN)},
     "premium": {},
     "ultimate": {},
 }

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import deletes as deletions
-from . import mutations_engagement
+from . import mutations_engagement, org_data
 from .changelog import log_changes, snapshot
 from .data import Dataset
 from .deal_moves import close_deals, move_stages
@@ -195,6 +195,7 @@ def mutate(
     losses: int = 0,
     add: Mapping[str, int] | None = None,
     edit: Mapping[str, int] | None = None,
+    change: Mapping[str, int] | None = None,
 ) -> dict:
     """Apply one batch of changes "between runs", deterministically for a given dataset state.
 
@@ -219,9 +220,13 @@ def mutate(
         stage_moves: Number of open deals moved to another stage of their pipeline (``stage_change_time``).
         wins: Number of open deals won.
         losses: Number of open deals lost. These three pick distinct deals no other change touched.
-        add: Entity → number of new records (``mutations_engagement.ADDABLE``: installments, variations,
-            call logs, participants, mail threads, files, filters).
+        add: Entity → number of new records: engagement (``mutations_engagement.ADDABLE``: installments,
+            variations, call logs, participants, mail threads, files, filters) and organisation/post-sale
+            (``org_data.ADDABLE``); result ``added``.
         edit: Entity → number of records changed (``mutations_engagement.EDITABLE``).
+        change: Organisation/post-sale entity → number of records edited (``org_data.CHANGEABLE``: roles,
+            goals, projects, tasks…, ``role_assignments``/``permission_set_assignments`` move users,
+            ``archive_projects`` archives projects); result ``changed``.
 
     Every change to a deal is appended to its changelog (``/v1/deals/{id}/changelog``) at this instant.
 
@@ -239,7 +244,13 @@ def mutate(
             f"got {updates}, {deletes}, {remove_line_items}, {advance_days}, {stage_moves}, {wins} and "
             f"{losses}"
         )
-    mutations_engagement.check(add, edit)
+    unknown = sorted(set(add or {}) - set(mutations_engagement.ADDABLE) - set(org_data.ADDABLE))
+    if unknown:
+        allowed = sorted({*mutations_engagement.ADDABLE, *org_data.ADDABLE})
+        raise ValueError(f"add: entity must be one of {allowed}, got {unknown[0]!r}")
+    add_engagement = {k: v for k, v in (add or {}).items() if k in mutations_engagement.ADDABLE}
+    add_org = {k: v for k, v in (add or {}).items() if k in org_data.ADDABLE}
+    mutations_engagement.check(add_engagement, edit)
     for entity in delete or {}:
         if entity not in deletions.STYLES:
             raise ValueError(f"delete: entity must be one of {sorted(deletions.STYLES)}, got {entity!r}")
@@ -299,9 +310,10 @@ def mutate(
     if add_field is not None:
         result["field_added"] = _add_field(ctx, ds, add_field, now)
     _move_deals(ds, result, now, stage_moves, wins, losses)
-    if add or edit:
-        result.update(mutations_engagement.apply(ds, add, edit, now, result["deleted"]))
+    if add_engagement or edit:
+        result.update(mutations_engagement.apply(ds, add_engagement, edit, now, result["deleted"]))
     log_changes(ds, deals_before, now)
+    org_data.after_mutation(ds, result, change, add_org, random.Random(f"{ds.seed}:{now}:org"), now)
     return result
 
 

@@ -488,11 +488,13 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 def build_routes() -> list[Route]:
     """Pair every served spec operation with its handler."""
+    from pipedrive_emulator import routes_org  # it builds on this module's helpers
     from pipedrive_emulator.routes_engagement import HANDLERS as ENGAGEMENT_HANDLERS  # imports this module
 
     operations = load_operations()
     handlers = {**_HANDLERS, **ENGAGEMENT_HANDLERS}
-    return [Route(operations[key], _pattern(key[1]), handler) for key, handler in handlers.items()]
+    routes = [Route(operations[key], _pattern(key[1]), handler) for key, handler in handlers.items()]
+    return [*routes, *routes_org.build_routes()]
 
 
 def api_version_and_path(url_path: str) -> tuple[str, str] | None:

@@ -59,6 +59,22 @@ SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("v1", "/mailbox/mailThreads"),
     ("v1", "/files"),
     ("v1", "/filters"),
+    # organisation and targets, post-sale (routes_org.py)
+    ("v1", "/roles"),
+    ("v1", "/roles/{id}/assignments"),
+    ("v1", "/permissionSets"),
+    ("v1", "/permissionSets/{id}/assignments"),
+    ("v1", "/legacyTeams"),
+    ("v1", "/goals/find"),
+    ("v1", "/goals/{id}/results"),
+    ("v1", "/leadSources"),
+    ("v1", "/organizationRelationships"),
+    ("v2", "/projects"),
+    ("v2", "/projects/archived"),
+    ("v2", "/tasks"),
+    ("v2", "/boards"),
+    ("v2", "/phases"),
+    ("v2", "/projectFields"),
 )
 """(api, path as written in the spec) of every GET operation the emulator serves."""
 
