@@ -209,7 +209,7 @@ def compile_record_reader(
     Returns:
         envelope → tuple of text values / None, or None meaning "use the general path".
     """
-    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, None, None)
+    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, None, (), None)
     return None if namespace is None else namespace["read"]
 
 
@@ -221,13 +221,15 @@ def compile_line_reader(
     metadata: bool,
     sync_started_at: Any = None,
     key_index: Sequence[int] | None = None,
+    non_null_index: Sequence[int] = (),
     stream: str | None = None,
 ) -> LineReader | None:
     """A generated (envelope, line) → (key, row) function for the sink's batch, or None if unsupported.
 
     The row is the record's COPY text line when the line is :func:`clean_line` (no tuple, no escaping
     pass), else the tuple :func:`compile_record_reader`'s reader makes. Either holds the same values.
-    None (the SDK's path) when that reader would return None or a key value is NULL.
+    None (the SDK's path) when that reader would return None, or a key value or a value at
+    ``non_null_index`` is NULL.
 
     With ``stream``, the function also has a ``read_message`` attribute: line → (key, COPY line) for a clean
     RECORD line of that stream, decoding envelope and record in one pass; None means "ask the reader itself"
@@ -241,12 +243,16 @@ def compile_line_reader(
         sync_started_at: The sink's ``sync_started_at``.
         key_index: Positions of the key properties when rows are kept by key (the key is their text value,
             a tuple of them when there are several), or None (the key is None).
+        non_null_index: Positions whose value must not be NULL (the sink's key properties, even when rows
+            are not kept by key: the SDK's path rejects a record without them).
         stream: The stream's name (for ``read_message``).
 
     Returns:
         The reader, or None meaning "use the general path" for this stream.
     """
-    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, key_index, stream)
+    namespace = _compile_readers(
+        schema, properties, types, metadata, sync_started_at, key_index, non_null_index, stream
+    )
     if namespace is None:
         return None
     read_line = namespace["read_line"]
@@ -261,6 +267,7 @@ def _compile_readers(
     metadata: bool,
     sync_started_at: Any,
     key_index: Sequence[int] | None,
+    non_null_index: Sequence[int],
     stream: str | None,
 ) -> dict[str, Any] | None:
     """The namespace of the generated ``read`` (row tuple), ``read_line`` (key and row) and, given the
@@ -444,7 +451,10 @@ def _compile_readers(
     else:
         key_row = key_line = "None"
     # Values the checks below need, and expressions an f-string cannot hold (a backslash), are named first.
-    named = {i for i, value in enumerate(line_values) if i in keys or i in checked_bigints or "\\" in value}
+    non_null = sorted({*keys, *non_null_index})  # a NULL here: the SDK's path (it rejects the record)
+    named = {
+        i for i, value in enumerate(line_values) if i in non_null or i in checked_bigints or "\\" in value
+    }
     text = "".join(
         (f"{{a{i}}}" if i in named else f"{{{value}}}") + ("\\t" if i < len(line_values) - 1 else "\\n")
         for i, value in enumerate(line_values)
@@ -453,7 +463,7 @@ def _compile_readers(
     copy_line_body = [
         *clock,
         *(f"        a{i} = {line_values[i]}" for i in sorted(named)),
-        *(f"        if a{i} is NULL:\n            return None" for i in keys),
+        *(f"        if a{i} is NULL:\n            return None" for i in non_null),
         *(
             f"        if len(a{i}) > 18 and not MIN <= int(a{i}) <= MAX:\n            return None"
             for i in checked_bigints
@@ -482,8 +492,9 @@ def _compile_readers(
         "def read_line(env, line):",
         "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
         "        row = read(env)",
-        *(f"        if row is None or row[{i}] is None:\n            return None" for i in keys),
-        "        return None if row is None else (" + key_row + ", row)",
+        "        if row is None:\n            return None",
+        *(f"        if row[{i}] is None:\n            return None" for i in non_null),
+        "        return (" + key_row + ", row)",
         "    try:",
         "        s = DECODE(env.record)",
         *copy_line_body,

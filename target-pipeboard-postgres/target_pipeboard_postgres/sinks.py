@@ -189,6 +189,8 @@ class PostgresSink(Sink):
             "metadata": self.include_sdc_metadata_properties,
             "sync_started_at": self.sync_started_at,
             "key_index": self._key_index if self._key_of is not None else None,
+            # A record whose key property is null or missing is the SDK's path's to reject (any load method).
+            "non_null_index": self._key_index,
             "stream": self.stream_name,
         }
         self._read_line = compile_line_reader(**spec)

@@ -23,13 +23,15 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 import simplejson
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 from psycopg2 import sql
 from target_pipeboard_postgres import blocklane, sinks, validator
 from target_pipeboard_postgres import target as target_module
@@ -414,16 +416,46 @@ class Case:
         return b"".join(self.lines)
 
 
+KEY_SCHEMAS: list[dict[str, Any]] = [
+    {"type": "integer"},
+    {"type": "integer"},
+    {"type": "string"},
+    {"type": "string"},
+    {"type": ["integer", "null"]},
+    {"type": "number"},
+    {"type": "string", "format": "date-time"},
+    {"type": "string", "format": "date"},
+    {"type": ["string", "integer"]},
+]
+# Few distinct keys (records update each other), some the same value in other words (1, 1.0, 1.00; one instant
+# in two spellings), some that fit no key schema above.
+KEY_VALUES: list[Any] = [
+    0,
+    1,
+    2,
+    3,
+    1.0,
+    decimal.Decimal("1.00"),
+    2.5,
+    "a",
+    "A",
+    "",
+    "%s",
+    "tab\tkey",
+    "2024-01-01",
+    "2024-01-01T00:00:00Z",
+    "2024-01-01T00:00:00+00:00",
+    "2024-01-01T01:00:00+01:00",
+]
+
+
 @st.composite
 def streams(draw: st.DrawFn, taken: set[str]) -> Stream:
     """A stream with hostile names, a key (integer or string, sometimes two columns) and 1-6 properties."""
     name = draw(names.filter(lambda n: n not in taken))
     taken.add(name)
     key_names = draw(st.lists(names, min_size=1, max_size=2, unique=True))
-    properties: dict[str, dict[str, Any]] = {
-        key: draw(st.sampled_from([{"type": "integer"}, {"type": "string"}, {"type": ["integer", "null"]}]))
-        for key in key_names
-    }
+    properties: dict[str, dict[str, Any]] = {key: draw(st.sampled_from(KEY_SCHEMAS)) for key in key_names}
     others = draw(
         st.dictionaries(names.filter(lambda n: n not in properties), property_schemas, min_size=1, max_size=6)
     )
@@ -448,11 +480,13 @@ def cases(draw: st.DrawFn, hostile: bool = True) -> Case:
     messages.
     """
     flags = Flags()
+    # A quarter of the inputs carry the known divergences' triggers: the others get compared to their end.
+    hostile = hostile and draw(st.integers(0, 3)) == 0
     taken: set[str] = set()
     stream_list = [draw(streams(taken)) for _ in range(draw(st.integers(1, 2)))]
     messages: list[dict[str, Any] | bytes] = [stream.schema_message() for stream in stream_list]
     bookmark = 0
-    for _ in range(draw(st.integers(1, 24))):
+    for _ in range(draw(st.integers(1, 16))):
         event = draw(
             st.sampled_from(["record"] * 10 + ["state"] * 2 + ["schema"] + (["line"] if hostile else []))
         )
@@ -474,9 +508,9 @@ def cases(draw: st.DrawFn, hostile: bool = True) -> Case:
             for prop, schema in stream.properties.items():
                 if prop in stream.key:
                     record[prop] = draw(
-                        st.one_of(st.integers(0, 4), st.sampled_from(["a", "A", "", "%s"]))
+                        st.sampled_from(KEY_VALUES)
                         if draw(st.integers(0, 9))
-                        else st.sampled_from([None, 1.5, True])
+                        else st.sampled_from([None, True])
                     )
                     if draw(st.integers(0, 19)) == 0:
                         del record[prop]
@@ -659,21 +693,28 @@ def _drop_schema(url: str, schema: str) -> None:
 
 # --- the tests ---
 
+# `make test` runs a few examples from a fixed seed (derandomize: the same inputs every run) and reports a
+# failure without shrinking it (the failing input is printed whole); `make fuzz` selects the fuzz profile:
+# many more examples from a seed of its own (--hypothesis-seed), shrunk when one fails, failures kept in
+# .hypothesis/lanes and replayed first next time. PIPEBOARD_LANES_EXAMPLES overrides either example count.
 PROFILE = os.environ.get("PIPEBOARD_HYPOTHESIS_PROFILE", "default")
 settings.register_profile(
     "pipeboard-lanes-default",
-    max_examples=int(os.environ.get("PIPEBOARD_LANES_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("PIPEBOARD_LANES_EXAMPLES", "8")),
     derandomize=True,
     database=None,
     deadline=None,
     print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 settings.register_profile(
     "pipeboard-lanes-fuzz",
     parent=settings.get_profile("pipeboard-lanes-default"),
-    max_examples=int(os.environ.get("PIPEBOARD_LANES_EXAMPLES", "400")),
+    max_examples=int(os.environ.get("PIPEBOARD_LANES_EXAMPLES", "300")),
     derandomize=False,
+    database=DirectoryBasedExampleDatabase(Path(__file__).resolve().parents[2] / ".hypothesis" / "lanes"),
+    phases=list(Phase),
 )
 LANE_SETTINGS = settings.get_profile(f"pipeboard-lanes-{PROFILE}")
 
@@ -720,7 +761,7 @@ def test_every_lane_and_load_path_leaves_the_same_tables_rejects_failure_and_sta
     reference = runs[("reference", "insert")]
     assert reference.fast_lane_records == 0
     assert runs[("encoder", "copy")].encoded_elsewhere > 0  # the encoder process did encode blocks
-    event(f"outcome: {'failed' if reference.error else 'finished'} ({case.settings['on_invalid_record']})")
+    event(f"on_invalid_record={case.settings['on_invalid_record']}: {(reference.error or 'finished')[:40]}")
     for (lane, path), outcome in runs.items():
         if lane in ("line", "block", "encoder") and outcome.fast_lane_records:
             event(f"{lane} lane took records")
@@ -786,6 +827,20 @@ def test_each_lane_takes_its_own_path_to_the_same_tables(database_url):
     assert reference.states == [{"n": 1}, {"n": 2}]
     assert len(reference.tables["s"]["rows"]) == 40
     assert all(outcome.comparable() == reference.comparable() for outcome in runs.values())
+
+
+@pytest.mark.parametrize("load_method", ["append-only", "upsert"])
+def test_a_null_key_is_rejected_by_every_lane_whatever_the_load_method(database_url, load_method):
+    # Found by the property test: under append-only the fast lanes took a record whose key was null.
+    schema = {**FIXED_SCHEMA, "schema": {"properties": {"id": {"type": ["integer", "null"]}, "title": {}}}}
+    data = _input(
+        schema, _record(1, title="a"), {**_record(2), "record": {"id": None, "title": "b"}}, _state(1)
+    )
+    runs = _outcomes(database_url, data, on_invalid_record="quarantine", load_method=load_method)
+    _assert_all_alike(runs)
+    reference = runs[("reference", "insert")]
+    assert _rejected_fields(reference) == ["id"]
+    assert [row[0] for row in reference.tables["s"]["rows"]] == ["1"]
 
 
 def _assert_all_alike(runs: dict[tuple[str, str], Outcome]) -> None:
