@@ -19,6 +19,20 @@ Encoder = Callable[[Any], "str | None"]
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 
 
+def beyond_int64(text: str) -> bool:
+    """Whether a ``bigint`` value's text (a plain integer) is beyond int64: its column must become numeric.
+
+    Text of at most 18 characters always fits; callers on hot paths test ``len(text) > 18`` first.
+
+    Args:
+        text: Integer text, as the encoders make it.
+
+    Returns:
+        True when Postgres' ``bigint`` cannot hold it.
+    """
+    return len(text) > 18 and not INT64_MIN <= int(text) <= INT64_MAX
+
+
 class UnfitValueError(ValueError):
     """A value that does not fit its column type."""
 

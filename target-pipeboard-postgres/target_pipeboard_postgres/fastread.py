@@ -19,9 +19,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from target_pipeboard_postgres.copy import COPY_ESCAPES, INLINE_ENCODINGS, INT64_MAX, INT64_MIN
+from target_pipeboard_postgres.copy import COPY_ESCAPES, INLINE_ENCODINGS, INT64_MAX, INT64_MIN, beyond_int64
 from target_pipeboard_postgres.fastpath import base_namespace, present_value_code, supported_root
-from target_pipeboard_postgres.validation import ANNOTATIONS
+from target_pipeboard_postgres.validation import ANNOTATIONS, plain_type_names, type_names
 
 
 class Envelope(msgspec.Struct):
@@ -125,9 +125,9 @@ def _lane(sub: Any, pg_type: str) -> tuple[str, Any]:
     """
     if isinstance(sub, Mapping) and _is_plain_array(sub) and pg_type == "jsonb":
         return "items", _item_type(sub["items"]["type"])
-    if not (isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub):
+    names = plain_type_names(sub)
+    if names is None:
         return "raw", None
-    names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
     kinds = set(names) - {"null"}
     if len(kinds) == 1 and (kind := next(iter(kinds))) in _NATIVE:
         return "native", _NATIVE[kind]
@@ -290,6 +290,7 @@ def _compile_readers(
             "SYNC_STARTED_AT": sync_started_at,
             "MIN": INT64_MIN,
             "MAX": INT64_MAX,
+            "BEYOND_INT64": beyond_int64,
             "NULL": "\\N",
             "CLEAN": clean_line,
             "ESCAPE": COPY_ESCAPES,
@@ -334,7 +335,7 @@ def _compile_readers(
         rename[field] = prop
         present = present_value_code(index, sub_schemas[prop], pg_type, schema, namespace)
         declared = sub_schemas[prop].get("type") if isinstance(sub_schemas[prop], Mapping) else None
-        nullable = "null" in ([declared] if isinstance(declared, str) else declared or ())
+        nullable = "null" in type_names(declared or ())
         if lane == "native":
             # msgspec checks the exact type (and a bigint column's range); only the encoding is left.
             kind = detail
@@ -465,7 +466,7 @@ def _compile_readers(
         *(f"        a{i} = {line_values[i]}" for i in sorted(named)),
         *(f"        if a{i} is NULL:\n            return None" for i in non_null),
         *(
-            f"        if len(a{i}) > 18 and not MIN <= int(a{i}) <= MAX:\n            return None"
+            f"        if len(a{i}) > 18 and BEYOND_INT64(a{i}):\n            return None"
             for i in checked_bigints
         ),
         f'        return ({key_line}, f"{text}")',
@@ -482,7 +483,7 @@ def _compile_readers(
         *(f"            {value}," for value in values),
         "        )",
         *(
-            f"        if (x := row[{i}]) is not None and len(x) > 18 and not MIN <= int(x) <= MAX:\n"
+            f"        if (x := row[{i}]) is not None and len(x) > 18 and BEYOND_INT64(x):\n"
             "            return None"
             for i in checked_bigints
         ),

@@ -22,9 +22,8 @@ from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.blocklane import ReaderSpec
 from target_pipeboard_postgres.connector import Connector, pg_type_for
 from target_pipeboard_postgres.copy import (
-    INT64_MAX,
-    INT64_MIN,
     FieldError,
+    beyond_int64,
     compile_encoder,
     copy_chunks,
     parse_copy_line,
@@ -326,7 +325,7 @@ class PostgresSink(Sink):
         for i in self._bigint_index:
             value = values[i]
             # bigint text is always a plain integer: beyond int64, the column must become numeric.
-            if value is not None and len(value) > 18 and not INT64_MIN <= int(value) <= INT64_MAX:
+            if value is not None and beyond_int64(value):
                 self._needs_numeric.add(i)
         self._store(values)
 
