@@ -56,8 +56,11 @@ def _exact_types(declared: str | list[str] | None) -> frozenset[type]:
     return frozenset(kind for name in names for kind in _EXACT_TYPES[name])
 
 
-def _is_simple_array(sub: Any) -> bool:
-    """An ``array`` property whose items only declare a type (``items: {"type": ...}``)."""
+def is_simple_array(sub: Any) -> bool:
+    """An ``array`` property whose items only declare a type (``items: {"type": ...}``).
+
+    The row maker checks such arrays inline; the record reader takes those of them whose items are plain.
+    """
     if not isinstance(sub, Mapping) or not sub.keys() <= ANNOTATIONS | {"items"} or "type" not in sub:
         return False
     items = sub.get("items")
@@ -148,7 +151,7 @@ def present_value_code(index: int, sub: Any, pg_type: str, root: Mapping[str, An
     names: list[str] = []
     if (plain := plain_type_expression(sub, f"p{index}", namespace)) is not None:
         names, check = plain
-    elif _is_simple_array(sub):
+    elif is_simple_array(sub):
         namespace[f"c{index}"] = compile_schema(sub, root)
         namespace[f"a{index}"] = _exact_types(sub["items"].get("type"))
         names = type_names(sub["type"])

@@ -20,8 +20,13 @@ from typing import Annotated, Any
 import msgspec
 
 from target_pipeboard_postgres.copy import COPY_ESCAPES, INLINE_ENCODINGS, INT64_MAX, INT64_MIN, beyond_int64
-from target_pipeboard_postgres.fastpath import base_namespace, present_value_code, supported_root
-from target_pipeboard_postgres.validation import ANNOTATIONS, plain_type_names, type_names
+from target_pipeboard_postgres.fastpath import (
+    base_namespace,
+    is_simple_array,
+    present_value_code,
+    supported_root,
+)
+from target_pipeboard_postgres.validation import plain_type_names, type_names
 
 
 class Envelope(msgspec.Struct):
@@ -142,27 +147,20 @@ _ITEM_TYPES: dict[str, Any] = {"integer": int, "string": str, "boolean": bool, "
 
 
 def _is_plain_array(sub: Mapping[str, Any]) -> bool:
-    """``{"type": "array" (or ["array", "null"]), "items": {"type": <plain types>}}``, nothing else."""
-    if not (sub.keys() <= ANNOTATIONS | {"items"} and "type" in sub):
+    """``{"type": "array" (or ["array", "null"]), "items": {"type": <plain types>}}``, nothing else: a
+    :func:`~target_pipeboard_postgres.fastpath.is_simple_array` of plain items and no other type."""
+    if not is_simple_array(sub):
         return False
-    if not isinstance(sub.get("items"), Mapping):
-        return False
-    names = [sub["type"]] if isinstance(sub["type"], str) else sub["type"]
-    items = sub["items"]
-    item_names = [items.get("type")] if isinstance(items.get("type"), str) else items.get("type")
+    item_names = type_names(sub["items"]["type"])
     return (
-        isinstance(names, list)
-        and "array" in names
-        and set(names) <= {"array", "null"}
-        and items.keys() <= ANNOTATIONS
-        and isinstance(item_names, list)
+        set(type_names(sub["type"])) <= {"array", "null"}
         and bool(item_names)
         and set(item_names) <= {*_ITEM_TYPES, "null"}
     )
 
 
 def _item_type(declared: str | list[str]) -> Any:
-    names = [declared] if isinstance(declared, str) else declared
+    names = type_names(declared)
     kinds = [_ITEM_TYPES[name] for name in names if name != "null"]
     if not kinds:
         return None
