@@ -26,6 +26,7 @@ from target_pipeboard_postgres.copy import (
     beyond_int64,
     compile_encoder,
     copy_chunks,
+    key_identity,
     parse_copy_line,
     to_json,
 )
@@ -137,6 +138,7 @@ class PostgresSink(Sink):
         self._rejects: list[tuple] = []
         self._needs_numeric: set[int] = set()
         self._row_maker: RowMaker | None = None
+        self._same_key: Callable[[Any], Any] | None = None
         self._read_line: LineReader | None = None
         self._purged = False
         # Whether this run's rows can go straight into the table (see copy_straight_in); None: not yet known.
@@ -178,6 +180,10 @@ class PostgresSink(Sink):
             operator.itemgetter(*self._key_index)
             if self.key_columns and self.load_method != APPEND_ONLY
             else None
+        )
+        # Keys Postgres finds equal whatever their text (numeric, timestamptz) are compared by value.
+        self._same_key = (
+            key_identity([self.types[i] for i in self._key_index]) if self._key_of is not None else None
         )
         # The record fast lane: a RECORD line's bytes straight to its key and COPY line (the target falls
         # back to the SDK's path when it returns None).
@@ -345,6 +351,8 @@ class PostgresSink(Sink):
         else:
             kept = self._keyed_rows
             before = len(kept)
+            if self._same_key is not None:
+                keys = [self._same_key(key) for key in keys]
             kept.update(zip(keys, rows, strict=True))
             merged = len(rows) - (len(kept) - before)
             if merged:
@@ -356,6 +364,8 @@ class PostgresSink(Sink):
         if self._key_of is None:
             self._rows.append(row)
             return
+        if self._same_key is not None:
+            key = self._same_key(key)
         if key in self._keyed_rows:
             self.tally_duplicate_merged()
         self._keyed_rows[key] = row
