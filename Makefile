@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 DBT_VENV ?= .venv-dbt
 DBT_STAMP = $(DBT_VENV)/.installed
 
-.PHONY: install test-services test demo bench campaign lint format clean
+.PHONY: install test-services test fuzz demo bench campaign lint format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -47,6 +47,18 @@ test-services:
 test: install test-services
 	$(BIN)/ruff check .
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The target's lanes and load paths compared on many generated inputs (make test runs a few, from a fixed seed):
+# FUZZ_EXAMPLES examples from seed FUZZ_SEED (a new one each run unless given; repeat a run with the same seed).
+FUZZ_EXAMPLES ?= 300
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell date +%s)
+endif
+fuzz: install
+	@echo "make fuzz: $(FUZZ_EXAMPLES) examples, seed $(FUZZ_SEED) (repeat with make fuzz FUZZ_SEED=$(FUZZ_SEED))"
+	PIPEBOARD_HYPOTHESIS_PROFILE=fuzz PIPEBOARD_LANES_EXAMPLES=$(FUZZ_EXAMPLES) PATH="$(abspath $(BIN)):$$PATH" \
+	  $(BIN)/python -m pytest -p no:logging --hypothesis-seed=$(FUZZ_SEED) --hypothesis-show-statistics \
+	  target-pipeboard-postgres/tests/test_lanes_differential.py $(PYTEST_ARGS)
 
 demo: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/demo.py

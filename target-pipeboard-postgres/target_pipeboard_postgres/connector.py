@@ -12,6 +12,7 @@ from psycopg2.extensions import connection as PgConnection  # noqa: N812
 
 from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.errors import SchemaEvolutionError
+from target_pipeboard_postgres.validation import type_names
 from target_pipeboard_postgres.views import dependent_views, drop_views, recreate_views
 
 MAX_IDENTIFIER_BYTES = 63
@@ -72,7 +73,7 @@ def _single_type(schema: Mapping[str, Any]) -> set[str]:
         if not found and not schema.get("anyOf") and not schema.get("oneOf"):
             found.add("jsonb")
         return found
-    types = [declared] if isinstance(declared, str) else list(declared)
+    types = type_names(declared)
     for json_type in types:
         if json_type == "null":
             continue

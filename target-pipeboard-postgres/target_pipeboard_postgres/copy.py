@@ -21,6 +21,20 @@ Encoder = Callable[[Any], "str | None"]
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def beyond_int64(text: str) -> bool:
+    """Whether a ``bigint`` value's text (a plain integer) is beyond int64: its column must become numeric.
+
+    Text of at most 18 characters always fits; callers on hot paths test ``len(text) > 18`` first.
+
+    Args:
+        text: Integer text, as the encoders make it.
+
+    Returns:
+        True when Postgres' ``bigint`` cannot hold it.
+    """
+    return len(text) > 18 and not INT64_MIN <= int(text) <= INT64_MAX
+
+
 class UnfitValueError(ValueError):
     """A value that does not fit its column type."""
 
@@ -466,6 +480,45 @@ def compile_encoder(properties: Sequence[str], types: Sequence[str]) -> Callable
     )
     exec(compile(source, "<pipeboard-encoder>", "exec"), namespace)  # noqa: S102 - names are repr() literals
     return namespace["encode"]
+
+
+def _numeric_key(text: str) -> Any:
+    # Decimals equal as numbers hash alike (1, 1.0, 1E+0, -0 and 0); NaN, never equal to itself in Python,
+    # is one value in Postgres.
+    number = decimal.Decimal(text)
+    return "NaN" if number.is_nan() else number
+
+
+_KEY_VALUES: dict[str, Callable[[str], Any]] = {
+    "numeric": _numeric_key,
+    "timestamptz": datetime.datetime.fromisoformat,  # one instant at any offset
+}
+
+
+def key_identity(types: Sequence[str]) -> Callable[[Any], Any] | None:
+    """The value that makes two rows' keys the same key in Postgres, for key columns whose text may differ.
+
+    A batch keeps one row per key (the last); rows whose key texts differ but whose keys Postgres finds equal
+    (``1`` and ``1.0`` in a numeric column, one instant at two offsets in a timestamptz column) must be one
+    row too, or the batch's upsert fails ("cannot affect row a second time").
+
+    Args:
+        types: The column type of each key column, in key order.
+
+    Returns:
+        key (text, or a tuple of texts for several columns) → a value equal for equal keys, or None when equal
+        keys always have equal texts (integer, text, date, boolean keys).
+    """
+    parts = [_KEY_VALUES.get(pg_type) for pg_type in types]
+    if not any(parts):
+        return None
+    if len(parts) == 1:
+        only = parts[0]
+        return lambda key: None if key is None else only(key)
+    return lambda key: tuple(
+        value if part is None or value is None else part(value)
+        for part, value in zip(parts, key, strict=True)
+    )
 
 
 class FieldError(ValueError):

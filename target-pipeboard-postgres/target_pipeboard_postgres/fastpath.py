@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from target_pipeboard_postgres.copy import ENCODERS, INLINE_ENCODINGS
-from target_pipeboard_postgres.validation import ANNOTATIONS, PYTHON_TYPES, compile_schema, type_expression
+from target_pipeboard_postgres.validation import (
+    ANNOTATIONS,
+    TYPE_EXPRESSION_NAMES,
+    compile_schema,
+    plain_type_expression,
+    type_names,
+)
 
 RowMaker = Callable[[dict[str, Any]], "tuple | None"]
 
@@ -51,19 +56,26 @@ def _exact_types(declared: str | list[str] | None) -> frozenset[type]:
     return frozenset(kind for name in names for kind in _EXACT_TYPES[name])
 
 
-def _is_simple_array(sub: Any) -> bool:
-    """An ``array`` property whose items only declare a type (``items: {"type": ...}``)."""
+def is_simple_array(sub: Any) -> bool:
+    """An ``array`` property whose items only declare a type (``items: {"type": ...}``).
+
+    The row maker checks such arrays inline; the record reader takes those of them whose items are plain.
+    """
     if not isinstance(sub, Mapping) or not sub.keys() <= ANNOTATIONS | {"items"} or "type" not in sub:
         return False
-    names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
     items = sub.get("items")
-    return "array" in names and isinstance(items, Mapping) and items.keys() <= ANNOTATIONS and "type" in items
+    return (
+        "array" in type_names(sub["type"])
+        and isinstance(items, Mapping)
+        and items.keys() <= ANNOTATIONS
+        and "type" in items
+    )
 
 
 def supported_root(schema: Mapping[str, Any], properties: Sequence[str]) -> bool:
     """Whether a stream's root schema is within the generated passes' reach (else the general path)."""
     declared = schema.get("type", "object")
-    root_types = [declared] if isinstance(declared, str) else list(declared)
+    root_types = type_names(declared)
     return (
         schema.keys() <= _ROOT_KEYWORDS
         and "object" in root_types
@@ -108,8 +120,7 @@ def compile_row_maker(
 def base_namespace() -> dict[str, Any]:
     """The helpers every generated pass refers to by name."""
     return {
-        "Number": numbers.Number,
-        "EXACT_NUMBERS": frozenset({int, float, decimal.Decimal}),
+        **TYPE_EXPRESSION_NAMES,
         "Decimal": decimal.Decimal,
         "DATETIME_FROM_ISO": datetime.datetime.fromisoformat,
         "DATE_FROM_ISO": datetime.date.fromisoformat,
@@ -138,14 +149,12 @@ def present_value_code(index: int, sub: Any, pg_type: str, root: Mapping[str, An
     namespace[encoder] = ENCODERS[pg_type]
     check = None
     names: list[str] = []
-    if isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub:
-        names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
-        namespace[f"p{index}"] = tuple(PYTHON_TYPES[n] for n in names if n in PYTHON_TYPES)
-        check = type_expression(names, f"p{index}")
-    elif _is_simple_array(sub):
+    if (plain := plain_type_expression(sub, f"p{index}", namespace)) is not None:
+        names, check = plain
+    elif is_simple_array(sub):
         namespace[f"c{index}"] = compile_schema(sub, root)
         namespace[f"a{index}"] = _exact_types(sub["items"].get("type"))
-        names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
+        names = type_names(sub["type"])
         check = f"(type(v) is list and {{type(x) for x in v}} <= a{index}) or c{index}(v)"
     if check is None:
         namespace[f"c{index}"] = compile_schema(sub, root)

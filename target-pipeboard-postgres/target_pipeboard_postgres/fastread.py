@@ -19,9 +19,14 @@ from typing import Annotated, Any
 
 import msgspec
 
-from target_pipeboard_postgres.copy import COPY_ESCAPES, INLINE_ENCODINGS, INT64_MAX, INT64_MIN
-from target_pipeboard_postgres.fastpath import base_namespace, present_value_code, supported_root
-from target_pipeboard_postgres.validation import ANNOTATIONS
+from target_pipeboard_postgres.copy import COPY_ESCAPES, INLINE_ENCODINGS, INT64_MAX, INT64_MIN, beyond_int64
+from target_pipeboard_postgres.fastpath import (
+    base_namespace,
+    is_simple_array,
+    present_value_code,
+    supported_root,
+)
+from target_pipeboard_postgres.validation import plain_type_names, type_names
 
 
 class Envelope(msgspec.Struct):
@@ -134,9 +139,9 @@ def _lane(sub: Any, pg_type: str) -> tuple[str, Any]:
     """
     if isinstance(sub, Mapping) and _is_plain_array(sub) and pg_type == "jsonb":
         return "items", _item_type(sub["items"]["type"])
-    if not (isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub):
+    names = plain_type_names(sub)
+    if names is None:
         return "raw", None
-    names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
     kinds = set(names) - {"null"}
     if len(kinds) == 1 and (kind := next(iter(kinds))) in _NATIVE:
         return "native", _NATIVE[kind]
@@ -151,27 +156,20 @@ _ITEM_TYPES: dict[str, Any] = {"integer": int, "string": str, "boolean": bool, "
 
 
 def _is_plain_array(sub: Mapping[str, Any]) -> bool:
-    """``{"type": "array" (or ["array", "null"]), "items": {"type": <plain types>}}``, nothing else."""
-    if not (sub.keys() <= ANNOTATIONS | {"items"} and "type" in sub):
+    """``{"type": "array" (or ["array", "null"]), "items": {"type": <plain types>}}``, nothing else: a
+    :func:`~target_pipeboard_postgres.fastpath.is_simple_array` of plain items and no other type."""
+    if not is_simple_array(sub):
         return False
-    if not isinstance(sub.get("items"), Mapping):
-        return False
-    names = [sub["type"]] if isinstance(sub["type"], str) else sub["type"]
-    items = sub["items"]
-    item_names = [items.get("type")] if isinstance(items.get("type"), str) else items.get("type")
+    item_names = type_names(sub["items"]["type"])
     return (
-        isinstance(names, list)
-        and "array" in names
-        and set(names) <= {"array", "null"}
-        and items.keys() <= ANNOTATIONS
-        and isinstance(item_names, list)
+        set(type_names(sub["type"])) <= {"array", "null"}
         and bool(item_names)
         and set(item_names) <= {*_ITEM_TYPES, "null"}
     )
 
 
 def _item_type(declared: str | list[str]) -> Any:
-    names = [declared] if isinstance(declared, str) else declared
+    names = type_names(declared)
     kinds = [_ITEM_TYPES[name] for name in names if name != "null"]
     if not kinds:
         return None
@@ -218,7 +216,7 @@ def compile_record_reader(
     Returns:
         envelope → tuple of text values / None, or None meaning "use the general path".
     """
-    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, None, None)
+    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, None, (), None)
     return None if namespace is None else namespace["read"]
 
 
@@ -230,13 +228,15 @@ def compile_line_reader(
     metadata: bool,
     sync_started_at: Any = None,
     key_index: Sequence[int] | None = None,
+    non_null_index: Sequence[int] = (),
     stream: str | None = None,
 ) -> LineReader | None:
     """A generated (envelope, line) → (key, row) function for the sink's batch, or None if unsupported.
 
     The row is the record's COPY text line when the line is :func:`clean_line` (no tuple, no escaping
     pass), else the tuple :func:`compile_record_reader`'s reader makes. Either holds the same values.
-    None (the SDK's path) when that reader would return None or a key value is NULL.
+    None (the SDK's path) when that reader would return None, or a key value or a value at
+    ``non_null_index`` is NULL.
 
     With ``stream``, the function also has a ``read_message`` attribute: line → (key, COPY line) for a clean
     RECORD line of that stream, decoding envelope and record in one pass; None means "ask the reader itself"
@@ -250,12 +250,16 @@ def compile_line_reader(
         sync_started_at: The sink's ``sync_started_at``.
         key_index: Positions of the key properties when rows are kept by key (the key is their text value,
             a tuple of them when there are several), or None (the key is None).
+        non_null_index: Positions whose value must not be NULL (the sink's key properties, even when rows
+            are not kept by key: the SDK's path rejects a record without them).
         stream: The stream's name (for ``read_message``).
 
     Returns:
         The reader, or None meaning "use the general path" for this stream.
     """
-    namespace = _compile_readers(schema, properties, types, metadata, sync_started_at, key_index, stream)
+    namespace = _compile_readers(
+        schema, properties, types, metadata, sync_started_at, key_index, non_null_index, stream
+    )
     if namespace is None:
         return None
     read_line = namespace["read_line"]
@@ -270,6 +274,7 @@ def _compile_readers(
     metadata: bool,
     sync_started_at: Any,
     key_index: Sequence[int] | None,
+    non_null_index: Sequence[int],
     stream: str | None,
 ) -> dict[str, Any] | None:
     """The namespace of the generated ``read`` (row tuple), ``read_line`` (key and row) and, given the
@@ -292,6 +297,7 @@ def _compile_readers(
             "SYNC_STARTED_AT": sync_started_at,
             "MIN": INT64_MIN,
             "MAX": INT64_MAX,
+            "BEYOND_INT64": beyond_int64,
             "NULL": "\\N",
             "CLEAN": clean_line,
             "UTF8": valid_utf8,
@@ -337,7 +343,7 @@ def _compile_readers(
         rename[field] = prop
         present = present_value_code(index, sub_schemas[prop], pg_type, schema, namespace)
         declared = sub_schemas[prop].get("type") if isinstance(sub_schemas[prop], Mapping) else None
-        nullable = "null" in ([declared] if isinstance(declared, str) else declared or ())
+        nullable = "null" in type_names(declared or ())
         if lane == "native":
             # msgspec checks the exact type (and a bigint column's range); only the encoding is left.
             kind = detail
@@ -460,7 +466,10 @@ def _compile_readers(
     else:
         key_row = key_line = "None"
     # Values the checks below need, and expressions an f-string cannot hold (a backslash), are named first.
-    named = {i for i, value in enumerate(line_values) if i in keys or i in checked_bigints or "\\" in value}
+    non_null = sorted({*keys, *non_null_index})  # a NULL here: the SDK's path (it rejects the record)
+    named = {
+        i for i, value in enumerate(line_values) if i in non_null or i in checked_bigints or "\\" in value
+    }
     text = "".join(
         (f"{{a{i}}}" if i in named else f"{{{value}}}") + ("\\t" if i < len(line_values) - 1 else "\\n")
         for i, value in enumerate(line_values)
@@ -469,9 +478,9 @@ def _compile_readers(
     copy_line_body = [
         *clock,
         *(f"        a{i} = {line_values[i]}" for i in sorted(named)),
-        *(f"        if a{i} is NULL:\n            return None" for i in keys),
+        *(f"        if a{i} is NULL:\n            return None" for i in non_null),
         *(
-            f"        if len(a{i}) > 18 and not MIN <= int(a{i}) <= MAX:\n            return None"
+            f"        if len(a{i}) > 18 and BEYOND_INT64(a{i}):\n            return None"
             for i in checked_bigints
         ),
         f'        return ({key_line}, f"{text}")',
@@ -488,7 +497,7 @@ def _compile_readers(
         *(f"            {value}," for value in values),
         "        )",
         *(
-            f"        if (x := row[{i}]) is not None and len(x) > 18 and not MIN <= int(x) <= MAX:\n"
+            f"        if (x := row[{i}]) is not None and len(x) > 18 and BEYOND_INT64(x):\n"
             "            return None"
             for i in checked_bigints
         ),
@@ -502,8 +511,9 @@ def _compile_readers(
         "        return None",
         "    if line.find(b'\\\\') >= 0 and not CLEAN(line):",
         "        row = read(env)",
-        *(f"        if row is None or row[{i}] is None:\n            return None" for i in keys),
-        "        return None if row is None else (" + key_row + ", row)",
+        "        if row is None:\n            return None",
+        *(f"        if row[{i}] is None:\n            return None" for i in non_null),
+        "        return (" + key_row + ", row)",
         "    try:",
         "        s = DECODE(env.record)",
         *copy_line_body,

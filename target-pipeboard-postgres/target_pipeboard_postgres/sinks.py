@@ -22,12 +22,12 @@ from target_pipeboard_postgres import sql as q
 from target_pipeboard_postgres.blocklane import ReaderSpec
 from target_pipeboard_postgres.connector import Connector, pg_type_for
 from target_pipeboard_postgres.copy import (
-    INT64_MAX,
-    INT64_MIN,
     ChunkReader,
     FieldError,
+    beyond_int64,
     compile_encoder,
     copy_pieces,
+    key_identity,
     parse_copy_line,
     row_bytes,
     to_json_shown,
@@ -128,6 +128,7 @@ class PostgresSink(Sink):
         self._rejects: list[tuple] = []
         self._needs_numeric: set[int] = set()
         self._row_maker: RowMaker | None = None
+        self._same_key: Callable[[Any], Any] | None = None
         self._read_line: LineReader | None = None
         self._purged = False
         # Whether this run's rows can go straight into the table (see copy_straight_in); None: not yet known.
@@ -176,6 +177,10 @@ class PostgresSink(Sink):
             if self.key_columns and self.load_method != APPEND_ONLY
             else None
         )
+        # Keys Postgres finds equal whatever their text (numeric, timestamptz) are compared by value.
+        self._same_key = (
+            key_identity([self.types[i] for i in self._key_index]) if self._key_of is not None else None
+        )
         # The record fast lane: a RECORD line's bytes straight to its key and COPY line (the target falls
         # back to the SDK's path when it returns None).
         spec: ReaderSpec = {
@@ -185,6 +190,8 @@ class PostgresSink(Sink):
             "metadata": self.include_sdc_metadata_properties,
             "sync_started_at": self.sync_started_at,
             "key_index": self._key_index if self._key_of is not None else None,
+            # A record whose key property is null or missing is the SDK's path's to reject (any load method).
+            "non_null_index": self._key_index,
             "stream": self.stream_name,
         }
         self._read_line = compile_line_reader(**spec)
@@ -334,7 +341,7 @@ class PostgresSink(Sink):
         for i in self._bigint_index:
             value = values[i]
             # bigint text is always a plain integer: beyond int64, the column must become numeric.
-            if value is not None and len(value) > 18 and not INT64_MIN <= int(value) <= INT64_MAX:
+            if value is not None and beyond_int64(value):
                 self._needs_numeric.add(i)
         self._store(values)
 
@@ -356,6 +363,8 @@ class PostgresSink(Sink):
         else:
             kept = self._keyed_rows
             before = len(kept)
+            if self._same_key is not None:
+                keys = [self._same_key(key) for key in keys]
             kept.update(zip(keys, rows, strict=True))
             merged = len(rows) - (len(kept) - before)
             if merged:
@@ -368,6 +377,8 @@ class PostgresSink(Sink):
         if self._key_of is None:
             self._rows.append(row)
             return
+        if self._same_key is not None:
+            key = self._same_key(key)
         if key in self._keyed_rows:
             self.tally_duplicate_merged()
         self._keyed_rows[key] = row

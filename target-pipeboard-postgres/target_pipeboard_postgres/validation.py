@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import decimal
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Check = Callable[[Any], bool]
@@ -57,6 +57,11 @@ PYTHON_TYPES: dict[str, type] = {
     "object": dict,
     "array": list,
 }
+
+
+def type_names(declared: str | Sequence[str]) -> list[str]:
+    """A ``type`` keyword's names as a list (one name, or the names given)."""
+    return [declared] if isinstance(declared, str) else list(declared)
 
 
 def type_check(names: list[str]) -> Check:
@@ -108,7 +113,7 @@ def compile_schema(schema: Mapping[str, Any] | bool, root: Mapping[str, Any]) ->
     checks: list[Check] = []
     declared = schema.get("type")
     if declared is not None:
-        checks.append(type_check([declared] if isinstance(declared, str) else list(declared)))
+        checks.append(type_check(type_names(declared)))
     if "anyOf" in schema:
         options = [compile_schema(option, root) for option in schema["anyOf"]]
         checks.append(lambda value: any(option(value) for option in options))
@@ -142,6 +147,43 @@ ANNOTATIONS = frozenset(
 )  # fmt: skip
 
 
+TYPE_EXPRESSION_NAMES: dict[str, Any] = {
+    "Number": numbers.Number,
+    "EXACT_NUMBERS": frozenset({int, float, decimal.Decimal}),
+}
+"""The globals the expressions of :func:`type_expression` refer to (besides their ``plain_name``)."""
+
+
+def plain_type_names(sub: Any) -> list[str] | None:
+    """The type names of a subschema that declares a ``type`` and nothing else but annotations, else None.
+
+    Every generated pass (validator, row maker, record reader) checks such a property inline.
+    """
+    if isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub:
+        return type_names(sub["type"])
+    return None
+
+
+def plain_type_expression(
+    sub: Any, plain_name: str, namespace: dict[str, Any]
+) -> tuple[list[str], str] | None:
+    """For a subschema :func:`plain_type_names` accepts: its names and the inline test of ``v`` against them.
+
+    Args:
+        sub: The subschema.
+        plain_name: The global the test refers to (bound in ``namespace`` here).
+        namespace: The generated code's globals (they must hold :data:`TYPE_EXPRESSION_NAMES`).
+
+    Returns:
+        (type names, Python expression over ``v``), or None when the subschema needs a compiled check.
+    """
+    names = plain_type_names(sub)
+    if names is None or (expression := type_expression(names, plain_name)) is None:
+        return None
+    namespace[plain_name] = tuple(PYTHON_TYPES[name] for name in names if name in PYTHON_TYPES)
+    return names, expression
+
+
 def type_expression(names: list[str], plain_name: str) -> str | None:
     """Python source testing ``v`` against JSON type names (None when a name is unknown)."""
     if any(name not in _TYPE_CHECKS for name in names):
@@ -167,20 +209,12 @@ def _generated_object_check(
 
     Property names enter the source only as ``repr()`` string literals; types as names bound in the namespace.
     """
-    namespace: dict[str, Any] = {
-        "Number": numbers.Number,
-        "MISSING": _MISSING,
-        "EXACT_NUMBERS": frozenset({int, float, decimal.Decimal}),
-    }
+    namespace: dict[str, Any] = {**TYPE_EXPRESSION_NAMES, "MISSING": _MISSING}
     lines = ["def check(r):", "    if not isinstance(r, dict):", "        return True", "    g = r.get"]
     lines.extend(f"    if {name!r} not in r:\n        return False" for name in required)
     for index, (name, sub) in enumerate(sub_schemas.items()):
-        expression = None
-        if isinstance(sub, Mapping) and sub.keys() <= ANNOTATIONS and "type" in sub:
-            names = [sub["type"]] if isinstance(sub["type"], str) else list(sub["type"])
-            plain_name = f"p{index}"
-            namespace[plain_name] = tuple(PYTHON_TYPES[n] for n in names if n in PYTHON_TYPES)
-            expression = type_expression(names, plain_name)
+        plain = plain_type_expression(sub, f"p{index}", namespace)
+        expression = plain[1] if plain is not None else None
         if expression is None:
             namespace[f"c{index}"] = compile_schema(sub, root)
             expression = f"c{index}(v)"
