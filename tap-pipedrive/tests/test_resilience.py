@@ -388,8 +388,8 @@ def test_an_unknown_endpoint_is_not_in_plan(make_emulator: Callable[..., Any]) -
     emulator = make_emulator(deals=30)
     guard, _ = make_guard()
 
-    with pytest.raises(EndpointNotInPlan, match="HTTP 404 on /api/v2/projects"):
-        get(guard, emulator, "/api/v2/projects")
+    with pytest.raises(EndpointNotInPlan, match="HTTP 404 on /api/v2/projectTemplates"):
+        get(guard, emulator, "/api/v2/projectTemplates")
 
 
 def test_a_connection_reset_is_retried_and_its_tokens_counted(make_emulator: Callable[..., Any]) -> None:

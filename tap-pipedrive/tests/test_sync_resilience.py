@@ -12,15 +12,18 @@ from pipedrive_emulator import FaultProfile
 FAST_RETRIES = {"retry_backoff_seconds": 0.01, "retry_backoff_max_seconds": 0.05}
 
 
+RUN_MOMENTS = {("deal_currency_rates", "read_at"), ("goal_results", "read_at")}
+
+
 def _canonical(records: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
     """Each stream's records as sorted JSON texts, so two runs compare value by value.
 
-    deal_currency_rates' read_at is left out: it is the moment each run read the summary.
+    deal_currency_rates' and goal_results' read_at are left out: the moment each run read them.
     """
     return {
         stream: sorted(
             json.dumps(
-                {k: v for k, v in r.items() if (stream, k) != ("deal_currency_rates", "read_at")},
+                {k: v for k, v in r.items() if (stream, k) not in RUN_MOMENTS},
                 sort_keys=True,
             )
             for r in rows
