@@ -79,20 +79,44 @@ moves as (
 
 ),
 
-moves_chained as (
+tied_moves as (
+
+    -- moves sharing their second with another move of the deal (rare)
+    select *
+    from (
+        select moves.*, count(*) over (partition by deal_id, changed_at) as same_second
+        from moves
+    ) as counted
+    where same_second > 1
+
+),
+
+followers as (
 
     -- in one second, a move that leaves the stage another move of that second entered comes after it
+    select distinct
+        later.deal_id,
+        later.changed_at,
+        later.change_hash
+    from tied_moves as later
+    inner join tied_moves as earlier
+        on earlier.deal_id = later.deal_id
+        and earlier.changed_at = later.changed_at
+        and earlier.change_hash <> later.change_hash
+        and earlier.new_stage_id = later.old_stage_id
+
+),
+
+moves_chained as (
+
     select
         moves.*,
-        exists (
-            select 1
-            from moves as earlier
-            where earlier.deal_id = moves.deal_id
-                and earlier.changed_at = moves.changed_at
-                and earlier.change_hash <> moves.change_hash
-                and earlier.new_stage_id = moves.old_stage_id
-        ) as follows_another
+        followers.deal_id is not null as follows_another
     from moves
+    left join followers
+        on followers.deal_id = moves.deal_id
+        and followers.changed_at = moves.changed_at
+        and followers.change_hash = moves.change_hash
 
 ),
 
@@ -258,12 +282,38 @@ last_steps as (
 
 ),
 
+last_visits as (
+
+    select visits.*
+    from visits
+    inner join last_steps
+        on last_steps.deal_id = visits.deal_id
+        and last_steps.last_step = visits.step
+
+),
+
+first_closings as (
+
+    -- the first logged close after the deal entered its last stage
+    select distinct on (last_visits.deal_id)
+        last_visits.deal_id,
+        closings.closed_as,
+        closings.changed_at
+    from last_visits
+    inner join closings
+        on closings.deal_id = last_visits.deal_id
+        and closings.changed_at >= last_visits.entered_at
+    where last_visits.source = 'changelog'
+    order by last_visits.deal_id, closings.changed_at
+
+),
+
 closed as (
 
     -- how each deal's last visit ended: the first closing status change after it was entered, else the deal's
     -- own close (status won/lost/deleted or marked deleted by the loader), else it is still there
     select
-        visits.deal_id,
+        last_visits.deal_id,
         coalesce(
             logged.closed_as,
             case
@@ -275,27 +325,16 @@ closed as (
             logged.changed_at,
             case
                 when deals.status = 'won'
-                    then greatest(visits.entered_at, coalesce(deals.won_time, deals.update_time))
+                    then greatest(last_visits.entered_at, coalesce(deals.won_time, deals.update_time))
                 when deals.status = 'lost'
-                    then greatest(visits.entered_at, coalesce(deals.lost_time, deals.update_time))
+                    then greatest(last_visits.entered_at, coalesce(deals.lost_time, deals.update_time))
                 when deals.status = 'deleted' or deals.is_deleted
-                    then greatest(visits.entered_at, deals.update_time)
+                    then greatest(last_visits.entered_at, deals.update_time)
             end
         ) as closed_at
-    from visits
-    inner join last_steps
-        on last_steps.deal_id = visits.deal_id
-        and last_steps.last_step = visits.step
-    inner join deals on deals.deal_id = visits.deal_id
-    left join lateral (
-        select closings.closed_as, closings.changed_at
-        from closings
-        where closings.deal_id = visits.deal_id
-            and visits.source = 'changelog'
-            and closings.changed_at >= visits.entered_at
-        order by closings.changed_at
-        limit 1
-    ) as logged on true
+    from last_visits
+    inner join deals on deals.deal_id = last_visits.deal_id
+    left join first_closings as logged on logged.deal_id = last_visits.deal_id
 
 ),
 
