@@ -13,7 +13,7 @@
     Snapshot (deals_snapshot): a visit starts at the first captured state and at every captured state whose
     stage differs from the previous one, entered at the deal's stage_change_time (the first state of a deal that
     never moved: its add_time; else the build that saw it); stages entered and left between two builds are not
-    seen. -#}
+    seen. A deal without a stage or an add_time has no visit. -#}
 {{ config(primary_key=['deal_id', 'visit_number']) }}
 
 with deals as (
@@ -378,6 +378,9 @@ final as (
     left join closed
         on closed.deal_id = visits.deal_id
         and visits.moved_at is null
+    -- a deal without a stage or a creation time (not something Pipedrive sends) has no visit to show
+    where visits.stage_id is not null
+        and visits.entered_at is not null
 
 )
 
