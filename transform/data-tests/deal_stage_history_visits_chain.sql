@@ -1,6 +1,7 @@
 {#- Each deal's stage visits follow one another: a visit starts no earlier than the previous one ended, only the
     last can be open or closed by won/lost/deleted, a move names the stage of the next visit, and no visit ends
-    before it starts. Lists the offending visits. -#}
+    before it starts. Lists the offending visits; a warning (odd source data must not stop the pipeline). -#}
+{{ config(severity='warn') }}
 with visits as (
 
     select

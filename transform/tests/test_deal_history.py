@@ -72,7 +72,9 @@ def account(database_server: Any, tmp_path_factory: pytest.TempPathFactory) -> I
             for mode, url in modes.items():
                 config = {**base, "deal_history": mode}
                 states[mode] = sync(tmp / f"{mode}-{run}", config, states[mode], url)
-                dbt_build(url, tmp / f"dbt-{mode}")
+                built = dbt_build(url, tmp / f"dbt-{mode}")
+                for check in ("deal_stage_history_visits_chain", "deal_funnel_is_monotone"):
+                    assert f"PASS {check} " in built.stdout, built.stdout[-3000:]
         yield result
     finally:
         emulator.stop()

@@ -252,6 +252,19 @@ snapshot_entries as (
 
 ),
 
+snapshot_ordered as (
+
+    -- a stage_change_time older than the previous visit's start (a clock Pipedrive set back) starts with it
+    select
+        deal_id,
+        step,
+        stage_id,
+        max(entered_at) over (partition by deal_id order by step rows unbounded preceding) as entered_at,
+        is_history_complete
+    from snapshot_entries
+
+),
+
 snapshot_visits as (
 
     select
@@ -262,7 +275,7 @@ snapshot_visits as (
         lead(entered_at) over (partition by deal_id order by step) as moved_at,
         lead(stage_id) over (partition by deal_id order by step) as next_stage_id,
         is_history_complete
-    from snapshot_entries
+    from snapshot_ordered
 
 ),
 
