@@ -97,3 +97,35 @@ def test_with_deal_history_off_every_deal_comes_from_the_snapshot_and_each_build
         "SELECT stage_id FROM pipedrive.deals_snapshot WHERE id = 2 ORDER BY dbt_valid_from"
     )
     assert versions == [(100,), (101,)]
+
+
+ANALYTICS = (
+    "deals_snapshot",
+    "deal_stage_history",
+    "time_in_stage",
+    "time_in_stage_daily",
+    "deal_funnel",
+    "daily_pipeline",
+    "pipeline_velocity",
+    "won_lost_by_month",
+)
+
+
+def test_every_analytics_table_and_column_is_described_in_postgres(built):
+    db, _ = built
+
+    undescribed = db.execute(
+        "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pipedrive' "
+        "AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND coalesce(col_description(c.oid, a.attnum), '') = ''",
+        (list(ANALYTICS),),
+    )
+    described = db.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'pipedrive'::regnamespace AND relname = ANY(%s) "
+        "AND coalesce(obj_description(oid, 'pg_class'), '') <> ''",
+        (list(ANALYTICS),),
+    )
+
+    assert undescribed == []
+    assert sorted(name for (name,) in described) == sorted(ANALYTICS)
