@@ -16,4 +16,6 @@ GRANT CONNECT ON DATABASE :"database" TO :"role";
 GRANT USAGE ON SCHEMA :"schema" TO :"role";
 GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"schema" GRANT SELECT ON TABLES TO :"role";
+-- Its queries (Grafana's "Pipedrive sales" dashboard) name tables without a schema.
+ALTER ROLE :"role" SET search_path = :"schema", public;
 SQL
