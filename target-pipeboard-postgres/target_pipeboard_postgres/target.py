@@ -8,11 +8,13 @@ import contextlib
 import copy
 import gc
 import io
+import json
 import os
 import sys
 import typing as t
 from collections import defaultdict
 from collections.abc import Callable
+from decimal import Decimal
 from types import FrameType
 
 import msgspec
@@ -203,6 +205,15 @@ class FastSingerReader(SingerReader):
 
 
 _BLANK_STARTS = frozenset({b"", b" ", b"\t", b"\r", b"\n", "", " ", "\t", "\r", "\n"})
+
+
+def _state_number(value: object) -> float | int:
+    """A STATE value json cannot write: a Decimal, as the number it was read from (int when integral)."""
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value() and "." not in str(value) and "E" not in str(value).upper():
+            return int(value)
+        return float(value)
+    raise TypeError(f"{type(value).__name__} in a STATE message cannot be written as JSON")
 
 
 def lane_bytes(batch_bytes: int) -> int:
@@ -878,7 +889,12 @@ class TargetPipeboardPostgres(Target):
         self._state_pending = bool(self._states_waiting) or self._states_handed > 0
         if state == self._emitted_state or self._state_held:
             return
-        super()._write_state_message(state)
+        # The reader parses numbers as Decimal: write them back as the numbers they were (the SDK's json.dumps
+        # would fail on a bookmark holding a float).
+        state_json = json.dumps(state, default=_state_number)
+        self.logger.debug("Emitting completed target state %s", state_json)
+        sys.stdout.write(f"{state_json}\n")
+        sys.stdout.flush()
         self._emitted_state = state
 
     @override
