@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from pipeboard_testkit.openapi import inline_refs, load_spec
-from pipedrive_emulator import extra_records
+from pipedrive_emulator import extra_records, org_data
 from pipedrive_emulator.clock import Clock
 from pipedrive_emulator.data import (
     NULLABLE_IN_PRACTICE,
@@ -100,7 +100,8 @@ def test_generation_and_mutation_do_not_depend_on_string_hash_randomisation():
 
 def test_entity_counts_scale_with_the_deals_knob(ds):
     counts = {entity: len(rows) for entity, rows in ds.records.items()}
-    assert set(counts) == set(V2_ENTITIES) | set(V1_ENTITIES) | set(extra_records.ENTITIES)
+    added = set(extra_records.ENTITIES) | set(org_data.ENTITIES)
+    assert set(counts) == set(V2_ENTITIES) | set(V1_ENTITIES) | added
     assert counts["deals"] == 3_000
     assert counts["users"] == 7
     assert counts["organizations"] == 750
