@@ -156,7 +156,7 @@ MAIL_THREADS = properties(
     "first_message_timestamp:dt last_message_timestamp:dt last_message_sent_timestamp:dt "
     "last_message_received_timestamp:dt add_time:dt update_time:dt deal_id:int deal_status:str lead_id:str "
     "has_inline_attachments_flag:bool mail_link_tracking_enabled_flag:bool external_deleted_flag:bool "
-    "drafts_parties:arr version:int snippet_draft:str snippet_sent:str folder:str"
+    "drafts_parties:arr thread_version:int snippet_draft:str snippet_sent:str folder:str"
 )
 FILES = properties(
     "id:int user_id:int deal_id:int person_id:int org_id:int product_id:int activity_id:int lead_id:str "

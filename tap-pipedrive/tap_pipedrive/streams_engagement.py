@@ -117,8 +117,14 @@ class MailThreadsStream(PipedriveStream):
         return params
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
-        """The 0/1 ``*_flag`` numbers as booleans."""
+        """The 0/1 ``*_flag`` numbers as booleans; Pipedrive's ``version`` as ``thread_version``.
+
+        A column named ``version`` breaks common Singer targets (MeltanoLabs' target-postgres cannot bind it),
+        so the thread's version counter is renamed.
+        """
         for key, value in list(row.items()):
             if key.endswith("_flag") and value in (0, 1):
                 row[key] = bool(value)
+        if "version" in row:
+            row["thread_version"] = row.pop("version")
         return super().post_process(row, context)
