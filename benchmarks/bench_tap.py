@@ -42,6 +42,10 @@ def start_emulator(deals: int) -> tuple[subprocess.Popen[str], str, str]:
             "--deals",
             str(deals),
             "--no-rate-limits",
+            # Seats enough that the daily token budget never ends a run: at 100k deals the full sync alone
+            # (the deal-history backfill included) spends more than a 5-seat day; the bench counts tokens.
+            "--seats",
+            "100",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
