@@ -44,9 +44,12 @@ format: install
 test-services:
 	bash scripts/install-test-services.sh
 
+# The suite on TEST_WORKERS processes (pytest-xdist; 0 runs it in this one): a file's tests stay on one worker,
+# the ones that run Meltano in the project folder share one (tests/testkit/pipeboard_testkit/plugin.py).
+TEST_WORKERS ?= 2
 test: install test-services
 	$(BIN)/ruff check .
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The target's lanes and load paths compared on many generated inputs (make test runs a few, from a fixed seed):
 # FUZZ_EXAMPLES examples from seed FUZZ_SEED (a new one each run unless given; repeat a run with the same seed).

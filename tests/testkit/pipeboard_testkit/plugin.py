@@ -14,6 +14,38 @@ from pipeboard_testkit.stand_ins import RefusingApi
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
+PROJECT_FOLDER_FILES = frozenset(
+    {
+        "tests/test_ci_workflows.py",
+        "tests/test_docker_database.py",
+        "tests/test_first_hour.py",
+        "tests/test_meltano_project.py",
+        "tests/test_pipeline_e2e.py",
+    }
+)
+"""Test files that run Meltano or the demo in the project folder: each run there writes the project's
+``.meltano/`` (plugin venvs, run configs), so under pytest-xdist they share one worker. A new test that runs
+Meltano in the project folder puts its file here."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` (``make test``), with the project-folder files as one unit.
+
+    A file's tests stay on one worker (a module's fixtures — an emulator synced and built once — are built
+    once); the files of ``PROJECT_FOLDER_FILES`` run one after another on the same worker.
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ProjectFolderScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "project-folder" if path in PROJECT_FOLDER_FILES else path
+
+    return ProjectFolderScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def database_server() -> Iterator[DatabaseServer]:
