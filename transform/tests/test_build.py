@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test builds with dbt
+
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / ".venv" / "bin" / "target-pipeboard-postgres"
 

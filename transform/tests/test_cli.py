@@ -103,6 +103,7 @@ def test_no_database_setting_names_the_variables(bare):
     assert "set DATABASE_URL" in line
 
 
+@pytest.mark.slow
 def test_the_loaders_parts_with_an_escaped_password_reach_dbt(built):
     db, dbt = built
     name = db.url.rsplit("/", 1)[1]
@@ -121,6 +122,7 @@ def test_the_loaders_parts_with_an_escaped_password_reach_dbt(built):
     assert SECRET not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_a_rebuild_pushes_the_transform_metrics_and_freshness_and_leaves_nothing_behind(built, gateway):
     db, dbt = built
     before = db.snapshot()
@@ -152,6 +154,7 @@ def test_a_rebuild_pushes_the_transform_metrics_and_freshness_and_leaves_nothing
     assert db.url not in body
 
 
+@pytest.mark.slow
 def test_a_failed_build_pushes_the_failure(bare, gateway):
     db, dbt = bare
     db.execute("CREATE SCHEMA pipedrive")
@@ -166,6 +169,7 @@ def test_a_failed_build_pushes_the_failure(bare, gateway):
     assert "pipeboard_transform_last_success_timestamp_seconds 0.0" in body
 
 
+@pytest.mark.slow
 def test_docs_generate_writes_a_static_site_describing_main_bi(built):
     _db, dbt = built
 

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test builds with dbt
+
 UTC = dt.UTC
 
 

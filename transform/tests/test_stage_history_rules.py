@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test builds with dbt
+
 CHANGES_DDL = """
 INSERT INTO pipedrive.stages (id, name, order_nr, pipeline_id, deal_probability, is_deleted)
 VALUES (102, 'Contract', 3, 1, 90, false);

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import psycopg2
 import pytest
 
+pytestmark = pytest.mark.slow  # each test builds with dbt
+
 FAST_RETRIES = {"PIPEBOARD_DBT_SWAP_LOCK_TIMEOUT": "200ms", "PIPEBOARD_DBT_SWAP_RETRY_WAIT": "0.2"}
 
 

@@ -28,6 +28,28 @@ PROJECT_FOLDER_FILES = frozenset(
 Meltano in the project folder puts its file here."""
 
 
+def _file_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the longest units first: the project-folder files, then files with slow tests.
+
+    The scheduler hands out files in collection order, so a slow file collected last would run alone at the
+    end. Within each rank the collection order is kept; a run without xdist keeps it entirely.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    slow = {_file_of(item) for item in items if next(item.iter_markers("slow"), None) is not None}
+
+    def rank(item: pytest.Item) -> int:
+        path = _file_of(item)
+        return 0 if path in PROJECT_FOLDER_FILES else 1 if path in slow else 2
+
+    items.sort(key=rank)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` (``make test``), with the project-folder files as one unit.
@@ -37,6 +59,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """
     if config.getvalue("dist") != "loadfile":
         return None
+    config.option.loadscopereorder = False  # keep the order pytest_collection_modifyitems gave
     from xdist.scheduler import LoadFileScheduling
 
     class ProjectFolderScheduling(LoadFileScheduling):
